@@ -1,0 +1,255 @@
+"""Narrow, lazy fixes for the host stack on today's torch / numpy.
+
+Every fix is applied only when the module it concerns is imported, and only when that
+module is actually broken, so this file is harmless where the hosts already work (for
+example a CUDA machine with full mmcv and a matching torchvision). Nothing heavy is
+imported by :func:`install`; it only puts an import hook on ``sys.meta_path``.
+
+The fixes (one line of *why* each):
+
+* ``torchvision._meta_registrations``: PyPI's torchvision is CUDA-linked; beside CPU torch
+  its ``_C`` cannot load, so the ``torchvision::nms``/``qnms`` schemas it registers fakes
+  for do not exist and ``import torchvision`` dies. We define the two schemas first.
+* ``torchvision.transforms.functional_tensor``: removed in torchvision 0.17, still imported
+  by basicsr 1.4.2 (``import basicsr`` fails); alias it to ``_functional_tensor``.
+* ``mmagic``: mmagic 1.2.0 uses ``np.bool8``, removed in numpy 2; alias it to ``np.bool_``.
+* ``mmcv._ext``: mmcv-lite has no compiled ops, but mmagic's registry imports editors that
+  ``from mmcv.ops import ...`` at import time; a stand-in whose ops raise
+  ``NotImplementedError`` when *called* lets registration work (real ops win if present).
+* ``mmengine.runner.checkpoint``: torch >= 2.6 loads with ``weights_only=True`` and
+  mmengine's own training checkpoints (message hub, numpy scalars) fail to resume; local
+  files are loaded with ``weights_only=False`` (they are the user's own training state).
+* ``basicsr.train``: basicsr's resume maps the state onto CUDA unconditionally; on a
+  machine without CUDA it is loaded onto the CPU instead.
+"""
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import types
+from typing import Callable, Dict, Optional
+
+__all__ = ['install', 'is_installed']
+
+# Hooks run before (``pre``) or after (``post``) a module's own code executes.
+_PRE: Dict[str, Callable[[types.ModuleType], None]] = {}
+_POST: Dict[str, Callable[[types.ModuleType], None]] = {}
+# Modules that are synthesised when no real finder can provide them.
+_FALLBACK: Dict[str, Callable[[str], types.ModuleType]] = {}
+
+
+def _pre(name):
+    def deco(fn):
+        _PRE[name] = fn
+        return fn
+    return deco
+
+
+def _post(name):
+    def deco(fn):
+        _POST[name] = fn
+        return fn
+    return deco
+
+
+def _fallback(name):
+    def deco(fn):
+        _FALLBACK[name] = fn
+        return fn
+    return deco
+
+
+# --------------------------------------------------------------------------- torchvision
+_TV_LIB = None  # keeps the schema library alive for the process
+
+
+@_pre('torchvision._meta_registrations')
+def _torchvision_define_missing_schemas(module):
+    global _TV_LIB
+    import torch
+    import torchvision.extension as ext
+    if ext._has_ops() or _TV_LIB is not None:
+        return
+    try:
+        torch.ops.torchvision.nms.default  # noqa: B018 - already defined elsewhere
+        return
+    except (AttributeError, RuntimeError):
+        pass
+    lib = torch.library.Library('torchvision', 'FRAGMENT')
+    lib.define('nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
+    lib.define('qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
+    _TV_LIB = lib
+
+
+@_fallback('torchvision.transforms.functional_tensor')
+def _functional_tensor_alias(name):
+    return importlib.import_module('torchvision.transforms._functional_tensor')
+
+
+# --------------------------------------------------------------------------- mmagic / mmcv
+@_pre('mmagic')
+def _numpy_bool8(module):
+    import numpy as np
+    if not hasattr(np, 'bool8'):
+        np.bool8 = np.bool_
+
+
+class _MissingOp:
+    """Stand-in for one compiled mmcv op: importable, raises when called."""
+
+    def __init__(self, name):
+        self.__name__ = name
+
+    def __call__(self, *args, **kwargs):
+        raise NotImplementedError(
+            f'mmcv compiled op {self.__name__!r} is not available: mmcv-lite has no '
+            'compiled ops. Build full mmcv 2.1.0 (see README, "Installation") to use it.')
+
+
+@_fallback('mmcv._ext')
+def _mmcv_ext_standin(name):
+    module = types.ModuleType(name)
+    module.__doc__ = 'Stand-in for mmcv._ext (mmcv-lite): every op raises when called.'
+
+    def __getattr__(attr):
+        if attr.startswith('__'):
+            raise AttributeError(attr)
+        return _MissingOp(attr)
+
+    module.__getattr__ = __getattr__
+    return module
+
+
+# --------------------------------------------------------------------------- resume
+@_post('mmengine.runner.checkpoint')
+def _mmengine_local_load(module):
+    import torch
+    if getattr(module.load_from_local, '_nlcl_patched', False):
+        return
+    original = module.load_from_local
+
+    def load_from_local(filename, map_location):
+        import os.path as osp
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'{filename} can not be found.')
+        return torch.load(filename, map_location=map_location, weights_only=False)
+
+    load_from_local.__doc__ = original.__doc__
+    load_from_local._nlcl_patched = True
+    module.load_from_local = load_from_local
+    module.CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+
+
+class _CpuResumeTorch:
+    """``torch`` as seen by ``basicsr.train.load_resume_state`` on a machine without CUDA."""
+
+    def __init__(self, torch):
+        self._torch = torch
+        self.cuda = types.SimpleNamespace(current_device=lambda: 0)
+
+    def load(self, f, map_location=None, **kwargs):
+        return self._torch.load(f, map_location='cpu', weights_only=False)
+
+    def __getattr__(self, name):
+        return getattr(self._torch, name)
+
+
+@_post('basicsr.train')
+def _basicsr_cpu_resume(module):
+    import torch
+    original = module.load_resume_state
+    if getattr(original, '_nlcl_patched', False):
+        return
+
+    def load_resume_state(opt):
+        if torch.cuda.is_available():
+            return original(opt)
+        module.torch = _CpuResumeTorch(torch)
+        try:
+            return original(opt)
+        finally:
+            module.torch = torch
+
+    load_resume_state._nlcl_patched = True
+    module.load_resume_state = load_resume_state
+
+
+# --------------------------------------------------------------------------- the hook
+class _HookedLoader(importlib.abc.Loader):
+
+    def __init__(self, name, loader):
+        self._name = name
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        if self._name in _PRE:
+            _PRE[self._name](module)
+        self._loader.exec_module(module)
+        if self._name in _POST:
+            _POST[self._name](module)
+
+
+class _AliasLoader(importlib.abc.Loader):
+
+    def __init__(self, factory):
+        self._factory = factory
+
+    def create_module(self, spec):
+        return self._factory(spec.name)
+
+    def exec_module(self, module):
+        pass
+
+
+class _CompatFinder(importlib.abc.MetaPathFinder):
+    """Intercepts only the handful of module names listed above."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in _PRE and fullname not in _POST and fullname not in _FALLBACK:
+            return None
+        spec = self._real_spec(fullname, path, target)
+        if spec is None:
+            if fullname in _FALLBACK:
+                return importlib.machinery.ModuleSpec(fullname, _AliasLoader(_FALLBACK[fullname]))
+            return None
+        if (fullname in _PRE or fullname in _POST) and spec.loader is not None:
+            spec.loader = _HookedLoader(fullname, spec.loader)
+        return spec
+
+    def _real_spec(self, fullname, path, target) -> Optional[importlib.machinery.ModuleSpec]:
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, 'find_spec'):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                return spec
+        return None
+
+
+_FINDER = _CompatFinder()
+
+
+def is_installed() -> bool:
+    return any(isinstance(f, _CompatFinder) for f in sys.meta_path)
+
+
+def install() -> None:
+    """Put the import hook first on ``sys.meta_path`` (idempotent).
+
+    Modules imported before this call are patched on the spot where that is possible.
+    """
+    if is_installed():
+        return
+    sys.meta_path.insert(0, _FINDER)
+    for name, hook in _POST.items():
+        module = sys.modules.get(name)
+        if module is not None:
+            hook(module)
+    if 'mmagic' in sys.modules:
+        _numpy_bool8(sys.modules['mmagic'])

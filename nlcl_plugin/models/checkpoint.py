@@ -1,0 +1,121 @@
+"""Loading generator weights: the plugin's own format and the authors' released files.
+
+The authors' ``latest_net_Back.pth`` / ``latest_net_Rain.pth`` are plain state dicts with
+keys ``gen.<i>...`` (see :data:`OFFICIAL_KEY_PATTERNS`); the plugin's
+:class:`~nlcl_plugin.models.generator.DecompositionGenerator` uses ``layers.<i>...``.
+Training checkpoints written by the plugin (mmengine) hold both generators under
+``state_dict['generator.*']`` and ``state_dict['rain_generator.*']``. Every loader here
+uses ``torch.load(..., weights_only=True)``.
+"""
+import os
+import re
+from typing import Dict, Optional
+
+import torch
+
+__all__ = [
+    'CheckpointError', 'convert_official_state_dict', 'detect_layout', 'load_generator',
+    'load_generator_state',
+    'load_state_file'
+]
+
+OFFICIAL_KEY_PATTERNS = (
+    (re.compile(r'^gen\.(\d+)\.model\.0\.conv\.(weight|bias)$'), r'layers.\1.conv1.\2'),
+    (re.compile(r'^gen\.(\d+)\.model\.1\.conv\.(weight|bias)$'), r'layers.\1.conv2.\2'),
+    (re.compile(r'^gen\.(\d+)\.conv\.0\.(weight|bias)$'), r'layers.\1.conv1.\2'),
+    (re.compile(r'^gen\.(\d+)\.conv\.3\.(weight|bias)$'), r'layers.\1.conv2.\2'),
+    (re.compile(r'^gen\.(\d+)\.(weight|bias)$'), r'layers.\1.\2'),
+)
+
+# Prefixes under which the plugin's training checkpoints store each generator.
+ROLE_PREFIXES = {
+    'background': ('generator.', 'net_g.', 'net_b.'),
+    'rain': ('rain_generator.', 'net_r.'),
+}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, unreadable or of the wrong architecture."""
+
+
+def load_state_file(path: str) -> dict:
+    """``torch.load`` a checkpoint file safely, with errors that name the file."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f'checkpoint not found: {path}')
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # truncated zip, pickle error, foreign object
+        raise CheckpointError(f'cannot read checkpoint {path}: {type(err).__name__}: '
+                              f'{str(err).splitlines()[0] if str(err) else ""}') from err
+    if not isinstance(obj, dict):
+        raise CheckpointError(f'{path} does not hold a state dict (got {type(obj).__name__})')
+    return obj
+
+
+def detect_layout(state: dict) -> str:
+    """'official' (gen.<i>), 'plugin' (layers.<i>) or 'training' (a full model checkpoint)."""
+    sd = state.get('state_dict', state)
+    keys = list(sd.keys())
+    if any(k.startswith('gen.') for k in keys):
+        return 'official'
+    if any(k.startswith('layers.') for k in keys):
+        return 'plugin'
+    if any(k.startswith(p) for k in keys for ps in ROLE_PREFIXES.values() for p in ps):
+        return 'training'
+    return 'unknown'
+
+
+def convert_official_state_dict(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Rename the authors' ``gen.<i>`` keys to the plugin's ``layers.<i>`` keys."""
+    out = {}
+    for key, value in state.items():
+        for pattern, repl in OFFICIAL_KEY_PATTERNS:
+            if pattern.match(key):
+                out[pattern.sub(repl, key)] = value
+                break
+        else:
+            raise CheckpointError(f'unexpected key in official generator checkpoint: {key}')
+    return out
+
+
+def load_generator_state(path: str, role: str = 'background') -> Dict[str, torch.Tensor]:
+    """The state dict of one generator, in the plugin's key layout, from any known file.
+
+    Args:
+        path (str): Official ``latest_net_*.pth``, a converted/exported generator file,
+            or a training checkpoint of the plugin (mmengine or BasicSR).
+        role (str): 'background' (G_B) or 'rain' (G_R); used for training checkpoints.
+
+    Returns:
+        dict: Keys ``layers.<i>...`` ready for ``DecompositionGenerator.load_state_dict``.
+    """
+    if role not in ROLE_PREFIXES:
+        raise ValueError(f"role must be one of {sorted(ROLE_PREFIXES)}, got {role!r}")
+    state = load_state_file(path)
+    layout = detect_layout(state)
+    sd = state.get('state_dict', state)
+    if layout == 'official':
+        return convert_official_state_dict(sd)
+    if layout == 'plugin':
+        return dict(sd)
+    if layout == 'training':
+        for prefix in ROLE_PREFIXES[role]:
+            sub = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+            if sub:
+                return sub
+        raise CheckpointError(f'{path} holds no {role} generator (looked for keys starting '
+                              f'with {ROLE_PREFIXES[role]})')
+    raise CheckpointError(f'{path} is not an NLCL generator checkpoint (unrecognised keys, '
+                          f'e.g. {list(sd)[:3]})')
+
+
+def load_generator(model: torch.nn.Module, path: str, role: str = 'background',
+                   strict: bool = True) -> Optional[torch.nn.Module]:
+    """Load ``path`` into ``model`` with an error naming the file on any mismatch."""
+    sd = load_generator_state(path, role)
+    try:
+        model.load_state_dict(sd, strict=strict)
+    except RuntimeError as err:
+        raise CheckpointError(f'{path} does not match the generator architecture: '
+                              f'{str(err).splitlines()[0]}') from err
+    return model

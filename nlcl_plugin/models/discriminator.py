@@ -1,0 +1,108 @@
+"""PatchGAN discriminator with antialiased (blur) downsampling and feature taps.
+
+Also the frozen "discriminator encoder" of NLCL's layer-contrastive loss. Exact to the
+authors' architecture: 2,764,737 parameters, 30x30 score map for a 256x256 input.
+"""
+from typing import List, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ['BlurDownsample', 'PatchDiscriminator']
+
+
+class BlurDownsample(nn.Module):
+    """Depthwise [1,2,1]^T[1,2,1]/16 blur, reflect pad 1, stride 2.
+
+    Shapes: (N, C, H, W) -> (N, C, floor((H-1)/2)+1, floor((W-1)/2)+1).
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.channels = channels
+        k = torch.tensor([1., 2., 1.])
+        k = (k[:, None] * k[None, :]) / 16.
+        self.register_buffer('kernel', k[None, None].repeat(channels, 1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.pad(x, (1, 1, 1, 1), mode='reflect')
+        return F.conv2d(x, self.kernel.to(x.dtype), stride=2, groups=self.channels)
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN ``n_layers=3`` discriminator with blur downsampling (index map below).
+
+    ``model`` indices: 0 conv(3->64), 1 LReLU, 2 blur, 3 conv(64->128), 4 IN, 5 LReLU,
+    6 blur, 7 conv(128->256), 8 IN, 9 LReLU, 10 blur, 11 conv(256->512), 12 IN, 13 LReLU,
+    14 conv(512->1). Every conv is 4x4, stride 1, pad 1. Taps are the pre-norm conv
+    outputs 0, 3, 7, 11 (64x255², 128x127², 256x63², 512x31² for a 256² input).
+
+    Args:
+        in_channels (int): Input channels.
+        base_channels (int): Width of the first conv (64).
+        num_layers (int): Downsampling stages (3).
+        init_gain (float): Std gain of the xavier-normal initialisation (0.02); biases 0.
+
+    Shapes:
+        forward: (N, in_channels, H, W) -> (N, 1, H', W') with H' = 30 for H = 256;
+        inputs need H, W >= 16 for the final map to be non-empty.
+    """
+
+    def __init__(self,
+                 in_channels: int = 3,
+                 base_channels: int = 64,
+                 num_layers: int = 3,
+                 init_gain: float = 0.02):
+        super().__init__()
+        layers = [nn.Conv2d(in_channels, base_channels, 4, 1, 1), nn.LeakyReLU(0.2)]
+        ch = base_channels
+        self.tap_channels = {0: base_channels}
+        for n in range(1, num_layers + 1):
+            out = base_channels * min(2**n, 8)
+            layers.append(BlurDownsample(ch))
+            self.tap_channels[len(layers)] = out
+            layers += [nn.Conv2d(ch, out, 4, 1, 1), nn.InstanceNorm2d(out), nn.LeakyReLU(0.2)]
+            ch = out
+        layers.append(nn.Conv2d(ch, 1, 4, 1, 1))
+        self.model = nn.Sequential(*layers)
+        self.in_channels = in_channels
+        self.init_weights(init_gain)
+
+    def init_weights(self, gain: float = 0.02) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.xavier_normal_(m.weight, gain=gain)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def forward_features(self,
+                         x: torch.Tensor,
+                         layers: Sequence[int] = (0, 3, 7, 11),
+                         include_input: bool = False) -> List[torch.Tensor]:
+        """Outputs of the listed ``model`` indices (stopping after the last one).
+
+        Args:
+            x (Tensor): (N, in_channels, H, W).
+            layers (Sequence[int]): Indices into ``model``; conv taps are 0, 3, 7, 11.
+            include_input (bool): Prepend ``x`` itself to the returned list.
+
+        Returns:
+            list[Tensor]: ``[x]`` (if asked) followed by one tensor per index.
+        """
+        wanted = set(layers)
+        bad = [i for i in wanted if not 0 <= i < len(self.model)]
+        if bad:
+            raise ValueError(f'discriminator layer indices {bad} out of range [0, {len(self.model)})')
+        feats = {}
+        h = x
+        for i, layer in enumerate(self.model):
+            if len(feats) == len(wanted):
+                break
+            h = layer(h)
+            if i in wanted:
+                feats[i] = h
+        out = [feats[i] for i in layers]
+        return ([x] if include_input else []) + out
