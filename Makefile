@@ -1,0 +1,33 @@
+# nlcl_plugin: common tasks. Every target sets up the environment first (idempotent).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_WORK_DIR ?= work_dirs/nlcl_demo
+DEMO_ITERS ?= 300
+
+.PHONY: setup test test-slow test-all demo benchmark clean
+
+setup:
+	@bash scripts/setup_env.sh
+
+# Default test suite (CPU, a few minutes).
+test: setup
+	$(PY) -m pytest tests -m "not slow"
+
+# Longer tests (multi-process training, long runs).
+test-slow: setup
+	$(PY) -m pytest tests -m slow
+
+test-all: setup
+	$(PY) -m pytest tests
+
+# Train NLCL on the built-in demo data (CPU, minutes), then evaluate it on the demo test split.
+demo: setup
+	$(PY) tools/train.py configs/nlcl_demo.py --work-dir $(DEMO_WORK_DIR) \
+		--cfg-options train_cfg.max_iters=$(DEMO_ITERS)
+	$(PY) tools/demo_report.py configs/nlcl_demo.py $(DEMO_WORK_DIR)
+
+benchmark: setup
+	$(PY) tools/benchmark.py --section all
+
+clean:
+	rm -rf work_dirs .pytest_cache

@@ -1,0 +1,45 @@
+# Runtime shared by every NLCL config (MMagic scope, hooks, logging, visualisation).
+default_scope = 'mmagic'
+custom_imports = dict(imports=['nlcl_plugin.mmagic'], allow_failed_imports=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=5000,
+        by_epoch=False,
+        max_keep_ckpts=5,
+        save_last=True),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # tools/train.py switches to gloo on machines without CUDA.
+    dist_cfg=dict(backend='nccl'),
+)
+
+# Each network gets its own DDP wrapper: the G and D steps alternate.
+model_wrapper_cfg = dict(
+    type='MMSeparateDistributedDataParallel',
+    broadcast_buffers=False,
+    find_unused_parameters=False)
+
+log_level = 'INFO'
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
+
+load_from = None
+resume = False
+randomness = dict(seed=2022, deterministic=False)
+
+vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
+visualizer = dict(
+    type='ConcatImageVisualizer',
+    vis_backends=vis_backends,
+    fn_key='img_path',
+    img_keys=['input', 'pred_img', 'pred_rain', 'gt_img'],
+    bgr2rgb=True)
+custom_hooks = [dict(type='BasicVisualizationHook', interval=1)]

@@ -1,0 +1,17 @@
+"""MMagic adapter: registers NLCL's model, networks, losses, datasets, hooks and metrics.
+
+Use from a config with::
+
+    custom_imports = dict(imports=['nlcl_plugin.mmagic'], allow_failed_imports=False)
+    default_scope = 'mmagic'
+"""
+from .. import compat as _compat
+
+_compat.install()
+
+from . import datasets  # noqa: E402,F401
+from . import hooks  # noqa: E402,F401
+from . import registry  # noqa: E402,F401  (networks and losses)
+from .nlcl import NLCL  # noqa: E402
+
+__all__ = ['NLCL']

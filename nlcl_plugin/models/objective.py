@@ -1,0 +1,221 @@
+"""NLCL's training objective around the two generators and the discriminator.
+
+Host-independent: the MMagic and BasicSR models only run the optimisation steps and
+call :meth:`NLCLObjective.discriminator_loss` / :meth:`NLCLObjective.generator_losses`.
+The objective owns the three non-local samplers (with their projection heads, trained
+with the generators) and the loss modules; the adversarial loss is injected (MMagic's
+or BasicSR's ``GANLoss`` with ``gan_type='lsgan'``), so no host code is copied here.
+
+Generator objective (spec: ``nlcl-method.md`` §4.6)::
+
+    L_G = L_adv + L_loc + L_layer + L_consistency + L_sparsity
+
+* ``L_adv``: LSGAN, D(B) against 1.
+* ``L_loc``: location contrastive (PatchNCE) between O and B in G_B's features at
+  layers ``loc_layers``, searched non-locally in layer 0's features of O; with
+  ``loc_identity`` averaged with the same term between B_u and G_B(B_u).
+* ``L_layer``: layer contrastive between non-local groups of B (``num_bg_patches``
+  positives) and of R (``num_rain_patches``), embedded by the frozen discriminator,
+  searched in image space; averaged over the discriminator taps.
+* ``L_consistency``: MSE(B + R, O); ``L_sparsity``: L1 of the implied rain.
+
+Legacy switches reproduce the released code's defects (spec §6): ``legacy_disc_taps``
+(D3: taps [input, L0, L3, L7]); D1/D2 (which heads are trained) are reproduced by the
+host models through :meth:`NLCLObjective.frozen_heads` and their optimiser set-up.
+"""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+from .discriminator import PatchDiscriminator
+from .generator import DecompositionGenerator
+from .losses import (ConsistencyLoss, LayerContrastiveLoss, LocationContrastiveLoss,
+                     SparsityLoss)
+from .sampler import NonLocalPatchSampler
+
+__all__ = ['NLCLObjective']
+
+
+def _bare(module: nn.Module) -> nn.Module:
+    """The network behind a DistributedDataParallel wrapper (for its tap methods)."""
+    return getattr(module, 'module', module)
+
+
+class NLCLObjective(nn.Module):
+    """All NLCL losses; owns the samplers' projection heads.
+
+    Args:
+        gan_loss (nn.Module): ``forward(pred, target_is_real, is_disc)`` LSGAN loss whose
+            ``loss_weight`` applies to the generator term (MMagic/BasicSR ``GANLoss``).
+        layer_loss (nn.Module): Layer contrastive loss (default: official symmetric).
+        loc_loss (nn.Module): Location contrastive loss (PatchNCE, tau 0.07).
+        consistency_loss (nn.Module): MSE(B + R, O) (weight 1).
+        sparsity_loss (nn.Module): L1 on the rain (weight 0.1).
+        gen_channels (int): Width of the generator's tapped features (32).
+        disc_channels (Sequence[int]): Channels of discriminator taps 0, 3, 7, 11.
+        loc_layers (Sequence[int]): G_B layers for the location loss (0, 2, 4, 8, 12).
+        disc_layers (Sequence[int]): Discriminator taps for the layer loss (0, 3, 7, 11).
+        legacy_disc_taps (bool): D3 - use [input, L0, L3, L7] as the released code does.
+        num_loc_patches (int): Locations per image for the location loss (256).
+        num_bg_patches (int): Non-local background group size (8).
+        num_rain_patches (int): Non-local rain group size (128).
+        patch_size (int): Side of compared patches in the non-local search (16).
+        search_size (int): Side of the search window (40).
+        loc_neg_sampling (str): 'nonlocal_similar' (code), 'nonlocal_dissimilar' (figure)
+            or 'random' (CUT).
+        layer_sampling (str): How the layer loss's groups are drawn: 'nonlocal_similar'
+            (paper) or 'random' (ablation).
+        loc_identity (bool): Add the identity PatchNCE term on the clean image.
+        embed_channels (int): Projection size (256).
+        legacy_freeze_loc_heads (bool): D1 - the location heads are never trained.
+        legacy_adv_head_bug (bool): D2 - the background heads are never trained and the
+            rain heads receive a second optimiser step (done by the host model).
+    """
+
+    def __init__(self,
+                 gan_loss: nn.Module,
+                 layer_loss: Optional[nn.Module] = None,
+                 loc_loss: Optional[nn.Module] = None,
+                 consistency_loss: Optional[nn.Module] = None,
+                 sparsity_loss: Optional[nn.Module] = None,
+                 gen_channels: int = 32,
+                 disc_channels: Sequence[int] = (64, 128, 256, 512),
+                 in_channels: int = 3,
+                 loc_layers: Sequence[int] = (0, 2, 4, 8, 12),
+                 disc_layers: Sequence[int] = (0, 3, 7, 11),
+                 legacy_disc_taps: bool = False,
+                 num_loc_patches: int = 256,
+                 num_bg_patches: int = 8,
+                 num_rain_patches: int = 128,
+                 patch_size: int = 16,
+                 search_size: int = 40,
+                 loc_neg_sampling: str = 'nonlocal_similar',
+                 layer_sampling: str = 'nonlocal_similar',
+                 loc_identity: bool = True,
+                 embed_channels: int = 256,
+                 legacy_freeze_loc_heads: bool = False,
+                 legacy_adv_head_bug: bool = False):
+        super().__init__()
+        if len(disc_layers) != len(disc_channels):
+            raise ValueError(f'disc_layers {tuple(disc_layers)} and disc_channels '
+                             f'{tuple(disc_channels)} must have the same length')
+        self.gan_loss = gan_loss
+        self.layer_loss = layer_loss if layer_loss is not None else LayerContrastiveLoss()
+        self.loc_loss = loc_loss if loc_loss is not None else LocationContrastiveLoss()
+        self.consistency_loss = consistency_loss if consistency_loss is not None else ConsistencyLoss()
+        self.sparsity_loss = sparsity_loss if sparsity_loss is not None else SparsityLoss()
+        self.loc_layers = tuple(loc_layers)
+        self.legacy_disc_taps = legacy_disc_taps
+        if legacy_disc_taps:
+            # The released code prepends the input and zips with 4 ids: [x, L0, L3, L7].
+            self.disc_layers = tuple(disc_layers)[:-1]
+            tap_channels = (in_channels, *tuple(disc_channels)[:-1])
+        else:
+            self.disc_layers = tuple(disc_layers)
+            tap_channels = tuple(disc_channels)
+        self.loc_identity = loc_identity
+        self.loc_sampler = NonLocalPatchSampler([gen_channels] * len(self.loc_layers),
+                                                num_loc_patches, patch_size, search_size,
+                                                mode=loc_neg_sampling,
+                                                embed_channels=embed_channels)
+        self.bg_sampler = NonLocalPatchSampler(tap_channels, num_bg_patches, patch_size,
+                                               search_size, mode=layer_sampling,
+                                               embed_channels=embed_channels)
+        self.rain_sampler = NonLocalPatchSampler(tap_channels, num_rain_patches, patch_size,
+                                                 search_size, mode=layer_sampling,
+                                                 embed_channels=embed_channels)
+        self.legacy_freeze_loc_heads = legacy_freeze_loc_heads
+        self.legacy_adv_head_bug = legacy_adv_head_bug
+        for name in self.frozen_heads():
+            getattr(self, name).requires_grad_(False)
+
+    def frozen_heads(self) -> List[str]:
+        """Names of the samplers whose heads the legacy configuration never trains."""
+        names = []
+        if self.legacy_freeze_loc_heads:
+            names.append('loc_sampler')
+        if self.legacy_adv_head_bug:
+            names.append('bg_sampler')
+        return names
+
+    # ------------------------------------------------------------------ discriminator
+    def discriminator_loss(self, discriminator: PatchDiscriminator, fake_bg: torch.Tensor,
+                           clean: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """L_D = (LSGAN(D(B.detach()), 0) + LSGAN(D(B_u), 1)) / 2.
+
+        Args:
+            fake_bg (Tensor): B = G_B(O), (N, 3, H, W); detached here.
+            clean (Tensor): Unpaired clean images B_u, (M, 3, H', W').
+        """
+        fake = self.gan_loss(discriminator(fake_bg.detach()), False, is_disc=True)
+        real = self.gan_loss(discriminator(clean), True, is_disc=True)
+        return dict(loss_d_fake=0.5 * fake, loss_d_real=0.5 * real)
+
+    # ------------------------------------------------------------------ generator
+    def location_loss(self, generator: DecompositionGenerator, source: torch.Tensor,
+                      target: torch.Tensor,
+                      generator_rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        """PatchNCE between ``source`` (keys) and ``target`` (queries) in G's features.
+
+        Both (N, 3, H, W). Locations are searched in layer ``loc_layers[0]`` of the
+        source and reused at every level and for the target.
+        """
+        feats_src = _bare(generator).forward_features(source, self.loc_layers)
+        feats_tgt = _bare(generator).forward_features(target, self.loc_layers)
+        keys, locations = self.loc_sampler(feats_src, generator=generator_rng)
+        queries, _ = self.loc_sampler(feats_tgt, locations=locations)
+        return torch.stack([self.loc_loss(q, k) for q, k in zip(queries, keys)]).mean()
+
+    def layer_loss_value(self, discriminator: PatchDiscriminator, bg: torch.Tensor,
+                         rain: torch.Tensor,
+                         generator_rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Layer contrastive loss between non-local groups of B and R (D frozen by caller)."""
+        feats_bg = _bare(discriminator).forward_features(bg, self.disc_layers,
+                                                  include_input=self.legacy_disc_taps)
+        feats_rain = _bare(discriminator).forward_features(rain, self.disc_layers,
+                                                    include_input=self.legacy_disc_taps)
+        z_bg, _ = self.bg_sampler(feats_bg, search_map=bg, generator=generator_rng)
+        z_rain, _ = self.rain_sampler(feats_rain, search_map=rain, generator=generator_rng)
+        return torch.stack([self.layer_loss(b, r) for b, r in zip(z_bg, z_rain)]).mean()
+
+    def generator_losses(self,
+                         generator: DecompositionGenerator,
+                         discriminator: PatchDiscriminator,
+                         rainy: torch.Tensor,
+                         bg: torch.Tensor,
+                         rain: torch.Tensor,
+                         clean: Optional[torch.Tensor] = None,
+                         identity: Optional[torch.Tensor] = None,
+                         generator_rng: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
+        """Every generator-step loss term, each already weighted; ``L_G`` is their sum.
+
+        Args:
+            generator (DecompositionGenerator): G_B (its features encode the location loss).
+            discriminator (PatchDiscriminator): D, frozen by the caller.
+            rainy (Tensor): O, (N, 3, H, W) in [-1, 1].
+            bg (Tensor): B = G_B(O); rain (Tensor): R = G_R(O); both (N, 3, H, W).
+            clean (Tensor, optional): Unpaired clean B_u (needed with ``loc_identity``).
+            identity (Tensor, optional): G_B(B_u).
+
+        Returns:
+            dict: ``loss_gan``, ``loss_loc``, ``loss_layer``, ``loss_consistency``,
+            ``loss_sparsity`` (scalars with grad). Use :meth:`layer_floor` for logging
+            the layer loss's distance to its minimum.
+        """
+        losses = dict(loss_gan=self.gan_loss(discriminator(bg), True, is_disc=False))
+        loc = self.location_loss(generator, rainy, bg, generator_rng)
+        if self.loc_identity:
+            if clean is None or identity is None:
+                raise ValueError('loc_identity=True needs the clean image and G_B(clean)')
+            loc = 0.5 * (loc + self.location_loss(generator, clean, identity, generator_rng))
+        losses['loss_loc'] = loc
+        losses['loss_layer'] = self.layer_loss_value(discriminator, bg, rain, generator_rng)
+        losses['loss_consistency'] = self.consistency_loss(bg, rain, rainy)
+        losses['loss_sparsity'] = self.sparsity_loss(rainy, bg, rain)
+        return losses
+
+    def layer_floor(self) -> float:
+        """The layer loss's theoretical minimum (weighted as the loss is)."""
+        return float(self.layer_loss.floor(self.bg_sampler.num_patches,
+                                           self.rain_sampler.num_patches))

@@ -1,0 +1,134 @@
+#!/usr/bin/env python
+"""Derain photos with a trained NLCL model.
+
+Examples:
+    python tools/derain.py photo.jpg more_photos/ 'shots/*.png' \\
+        --checkpoint work_dirs/nlcl_real_rain/iter_80000.pth --out-dir derained --save-rain
+    python tools/derain.py rainy/ --checkpoint latest_net_Back.pth --out-dir out
+
+CHECKPOINT is the authors' ``latest_net_Back.pth`` or a checkpoint written by the plugin's
+training (which holds both generators). Writes ``OUT_DIR/<stem>.png`` (8-bit RGB, same size
+as the input) per image, and ``OUT_DIR/<stem>_rain.png`` with ``--save-rain``. Unreadable
+files are reported and skipped; the command then exits with status 1 listing them.
+"""
+import argparse
+import glob
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import nlcl_plugin  # noqa: E402,F401  (activates the compat fixes)
+from nlcl_plugin.image_io import (ImageReadError, is_image_file, read_image,  # noqa: E402
+                                  write_image)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Derain photos with a trained NLCL model.')
+    p.add_argument('inputs', nargs='+', help='image files, folders (recursive) or globs')
+    p.add_argument('--checkpoint', required=True,
+                   help="G_B weights: official latest_net_Back.pth or a plugin checkpoint")
+    p.add_argument('--rain-checkpoint', default=None,
+                   help='G_R weights (official latest_net_Rain.pth); default: --checkpoint')
+    p.add_argument('--out-dir', required=True, help='output folder')
+    p.add_argument('--device', default='cpu', help='cpu or cuda[:i] (default: cpu)')
+    p.add_argument('--save-rain', action='store_true', help='also write <stem>_rain.png')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    return p.parse_args(argv)
+
+
+def collect_inputs(inputs):
+    """Expand files, folders and globs. Returns (files, problems)."""
+    files, problems = [], []
+    for item in inputs:
+        if osp.isdir(item):
+            found = sorted(
+                osp.join(root, name) for root, _, names in os.walk(item) for name in names
+                if is_image_file(name))
+            if not found:
+                problems.append((item, 'folder contains no image files'))
+            files += found
+        elif osp.isfile(item):
+            files.append(item)
+        else:
+            matched = sorted(glob.glob(item, recursive=True))
+            matched = [m for m in matched if osp.isfile(m)]
+            if not matched:
+                problems.append((item, 'no such file, folder or matching glob'))
+            files += matched
+    seen, unique = set(), []
+    for f in files:
+        key = osp.abspath(f)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique, problems
+
+
+def output_names(files):
+    """``<stem>`` per file; repeated stems get ``-2``, ``-3``... so nothing is overwritten."""
+    counts, names = {}, []
+    for f in files:
+        stem = osp.splitext(osp.basename(f))[0]
+        counts[stem] = counts.get(stem, 0) + 1
+        names.append(stem if counts[stem] == 1 else f'{stem}-{counts[stem]}')
+    return names
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from tqdm import tqdm
+
+    from nlcl_plugin.inference import Derainer
+    from nlcl_plugin.models.checkpoint import CheckpointError
+
+    files, failures = collect_inputs(args.inputs)
+    if not files:
+        for path, why in failures:
+            print(f'error: {path}: {why}', file=sys.stderr)
+        print('error: no input images', file=sys.stderr)
+        return 2
+    try:
+        derainer = Derainer.from_checkpoints(
+            args.checkpoint, args.rain_checkpoint, device=args.device, with_rain=args.save_rain)
+    except CheckpointError as err:
+        print(f'error: {err}', file=sys.stderr)
+        if args.save_rain and args.rain_checkpoint is None:
+            print('hint: --save-rain needs G_R: pass --rain-checkpoint latest_net_Rain.pth or a '
+                  'plugin training checkpoint', file=sys.stderr)
+        return 2
+    os.makedirs(args.out_dir, exist_ok=True)
+    names = output_names(files)
+    bar = tqdm(zip(files, names), total=len(files), unit='img', disable=args.no_progress,
+               desc='derain')
+    for path, name in bar:
+        try:
+            rgb, notes = read_image(path)
+        except ImageReadError as err:
+            failures.append((path, err.reason))
+            tqdm.write(f'skipped {path}: {err.reason}', file=sys.stderr)
+            continue
+        for note in notes:
+            tqdm.write(f'{path}: {note}', file=sys.stderr)
+        try:
+            bg, rain = derainer(rgb)
+        except RuntimeError as err:  # e.g. out of memory on a huge photo
+            failures.append((path, f'{type(err).__name__}: {str(err).splitlines()[0]}'))
+            tqdm.write(f'failed {path}: {failures[-1][1]}', file=sys.stderr)
+            continue
+        write_image(osp.join(args.out_dir, f'{name}.png'), bg)
+        if rain is not None:
+            write_image(osp.join(args.out_dir, f'{name}_rain.png'), rain)
+    done = len(files) - sum(1 for p, _ in failures if p in set(files))
+    print(f'derained {done}/{len(files)} images into {args.out_dir}')
+    if failures:
+        print(f'{len(failures)} failure(s):', file=sys.stderr)
+        for path, why in failures:
+            print(f'  {path}: {why}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

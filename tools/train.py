@@ -1,0 +1,53 @@
+#!/usr/bin/env python
+"""Train an NLCL config with mmengine's Runner (MMagic's registries).
+
+    python tools/train.py configs/nlcl_real_rain.py [--work-dir DIR] [--resume [CKPT]]
+        [--amp] [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+
+Multi-process: ``bash tools/dist_train.sh CONFIG NUM_PROCS [args]`` (torchrun). Without
+CUDA the process group uses gloo, so the same command runs several CPU processes.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import nlcl_plugin  # noqa: E402,F401  (compat fixes before any host import)
+from nlcl_plugin.mmagic.runner_utils import build_runner  # noqa: E402
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    p = argparse.ArgumentParser(description='Train an NLCL model')
+    p.add_argument('config', help='train config file path')
+    p.add_argument('--work-dir', help='where to save logs and checkpoints')
+    p.add_argument('--resume', nargs='?', const='auto', default=None,
+                   help='resume from the latest checkpoint in the work dir, or from CKPT')
+    p.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    p.add_argument('--auto-scale-lr', action='store_true', help='scale LR by batch size')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config settings, key=value (e.g. train_cfg.max_iters=100)')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                   help='job launcher')
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = p.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    runner = build_runner(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options,
+                          launcher=args.launcher, resume=args.resume, amp=args.amp,
+                          auto_scale_lr=args.auto_scale_lr)
+    from mmagic.utils import print_colored_log
+    print_colored_log(f'Working directory: {runner.work_dir}')
+    print_colored_log(f'Log directory: {runner.log_dir}')
+    runner.train()
+    print_colored_log(f'Checkpoints saved under {runner.work_dir}')
+
+
+if __name__ == '__main__':
+    main()
