@@ -1,0 +1,326 @@
+"""Built-in demo data: synthetic rain on the photographs that ship inside scikit-image.
+
+Nothing is downloaded: the source photographs are the legacy images stored in the
+scikit-image wheel (``skimage/data/*.png|jpg``), read straight from the installed
+package. Eight colour photographs are split three ways, so that no photograph appears
+in two splits:
+
+* ``train_rainy/``: random crops of *astronaut*, *motorcycle* (left stereo view) and
+  *hubble_deep_field*, each with its own randomly drawn rain (24 images, 256-352 px);
+* ``train_clean/``: random crops of *coffee*, *immunohistochemistry* and *retina*,
+  clean (24 images, 256-352 px; names unrelated to the rainy ones: the data is
+  unpaired);
+* ``test/input/`` + ``test/target/``: 256x256 crops of *chelsea* and *rocket*, rainy
+  and clean with the same basenames (5 pairs), the layout MMagic's
+  ``BasicImageDataset`` reads with ``data_prefix=dict(img='input', gt='target')``.
+
+Every crop position and rain parameter comes from a seeded numpy Generator, so a build
+is byte-for-byte reproducible. ``manifest.json`` records the generator version, the
+seeds and the per-image rain parameters; it is written last, after the image folders
+have been moved into place from a private staging folder, so an interrupted build never
+looks complete. A later call with a matching manifest (same version and seed, every
+listed file present with its recorded size) returns at once.
+
+Command line::
+
+    python -m nlcl_plugin.data.demo_data --root data/nlcl_demo [--force] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import os.path as osp
+import shutil
+import sys
+import tempfile
+import time
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from ..image_io import read_image
+from .rain_renderer import render_rain, sample_style
+
+__all__ = ['DEMO_DATA_VERSION', 'DEMO_SOURCES', 'prepare_demo_data', 'main']
+
+#: Bump whenever the generated content would change (sources, crops, renderer).
+DEMO_DATA_VERSION = 1
+DEFAULT_SEED = 0
+GENERATOR = 'nlcl_plugin.data.demo_data'
+
+#: Photograph name -> file inside the installed ``skimage/data`` folder.
+SKIMAGE_FILES = {
+    'astronaut': 'astronaut.png',
+    'motorcycle': 'motorcycle_left.png',
+    'hubble_deep_field': 'hubble_deep_field.jpg',
+    'coffee': 'coffee.png',
+    'immunohistochemistry': 'ihc.png',
+    'retina': 'retina.jpg',
+    'chelsea': 'chelsea.png',
+    'rocket': 'rocket.jpg',
+}
+#: Which photographs feed which split (disjoint).
+DEMO_SOURCES = {
+    'train_rainy': ('astronaut', 'motorcycle', 'hubble_deep_field'),
+    'train_clean': ('coffee', 'immunohistochemistry', 'retina'),
+    'test': ('chelsea', 'rocket'),
+}
+CROPS_PER_TRAIN_PHOTO = 8
+TRAIN_CROP_RANGE = (256, 352)  # inclusive, multiples of 8
+TEST_CROP = 256
+MAX_SHORT_SIDE = 512  # larger photographs are downscaled first (area interpolation)
+PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 9]
+MANIFEST = 'manifest.json'
+SUBDIRS = ('train_rainy', 'train_clean', 'test')
+_SPLIT_IDS = {'train_rainy': 1, 'train_clean': 2, 'test': 3}
+
+
+def _paths(root: str) -> Dict[str, str]:
+    return {
+        'root': root,
+        'train_rainy': osp.join(root, 'train_rainy'),
+        'train_clean': osp.join(root, 'train_clean'),
+        'test': osp.join(root, 'test'),
+        'test_input': osp.join(root, 'test', 'input'),
+        'test_target': osp.join(root, 'test', 'target'),
+        'manifest': osp.join(root, MANIFEST),
+    }
+
+
+def _header(seed: int) -> dict:
+    return {'generator': GENERATOR, 'version': DEMO_DATA_VERSION, 'seed': seed}
+
+
+def _load_source(name: str) -> np.ndarray:
+    """Read one scikit-image photograph as uint8 RGB, downscaled to a short side <= 512."""
+    import skimage
+    path = osp.join(osp.dirname(skimage.__file__), 'data', SKIMAGE_FILES[name])
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'demo source photograph {name!r} not found at {path}; the demo data is built '
+            'from the images inside the scikit-image package: reinstall scikit-image')
+    img, _ = read_image(path)
+    h, w = img.shape[:2]
+    scale = MAX_SHORT_SIDE / min(h, w)
+    if scale < 1.0:
+        size = (int(round(w * scale)), int(round(h * scale)))
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    return img
+
+
+def _item_seed(seed: int, split: str, photo_idx: int, k: int) -> int:
+    state = np.random.SeedSequence([seed, _SPLIT_IDS[split], photo_idx, k])
+    return int(state.generate_state(1, dtype=np.uint32)[0])
+
+
+def _random_crop_box(rng: np.random.Generator, shape: Sequence[int]) -> Tuple[int, int, int, int]:
+    lo, hi = TRAIN_CROP_RANGE
+    ch = min(int(rng.integers(lo // 8, hi // 8 + 1)) * 8, shape[0])
+    cw = min(int(rng.integers(lo // 8, hi // 8 + 1)) * 8, shape[1])
+    top = int(rng.integers(0, shape[0] - ch + 1))
+    left = int(rng.integers(0, shape[1] - cw + 1))
+    return top, left, ch, cw
+
+
+def _test_crop_boxes(shape: Sequence[int]) -> List[Tuple[int, int, int, int]]:
+    """Evenly spaced TEST_CROP squares across the width, alternating top / bottom."""
+    h, w = shape[:2]
+    n = int(np.ceil(w / TEST_CROP))
+    lefts = np.linspace(0, w - TEST_CROP, n).round().astype(int)
+    return [(0 if i % 2 == 0 else h - TEST_CROP, int(x), TEST_CROP, TEST_CROP)
+            for i, x in enumerate(lefts)]
+
+
+def _write_png(path: str, rgb: np.ndarray) -> int:
+    ok, buf = cv2.imencode('.png', np.ascontiguousarray(rgb[:, :, ::-1]), PNG_PARAMS)
+    if not ok:
+        raise OSError(f'cannot encode PNG for {path}')
+    data = buf.tobytes()
+    with open(path, 'wb') as f:
+        f.write(data)
+    return len(data)
+
+
+def _crop(img: np.ndarray, box: Tuple[int, int, int, int]) -> np.ndarray:
+    top, left, h, w = box
+    return np.ascontiguousarray(img[top:top + h, left:left + w])
+
+
+def _build(staging: str, seed: int) -> List[dict]:
+    """Write all splits under ``staging``; return the per-image manifest entries."""
+    entries = []
+    for split in SUBDIRS:
+        os.makedirs(osp.join(staging, split), exist_ok=True)
+    os.makedirs(osp.join(staging, 'test', 'input'))
+    os.makedirs(osp.join(staging, 'test', 'target'))
+
+    for split, prefix in (('train_rainy', 'rain'), ('train_clean', 'clean')):
+        for p_idx, name in enumerate(DEMO_SOURCES[split]):
+            photo = _load_source(name)
+            for k in range(CROPS_PER_TRAIN_PHOTO):
+                item_seed = _item_seed(seed, split, p_idx, k)
+                rng = np.random.default_rng(item_seed)
+                box = _random_crop_box(rng, photo.shape)
+                img = _crop(photo, box)
+                entry = {'split': split, 'source': name, 'crop_top_left_hw': list(box),
+                         'seed': item_seed}
+                if split == 'train_rainy':
+                    style = sample_style(rng)
+                    img, _ = render_rain(img, **style.as_kwargs(), seed=rng)
+                    entry['rain'] = style.as_kwargs()
+                rel = f'{split}/{prefix}_{name}_{k:02d}.png'
+                entry['file'] = rel
+                entry['bytes'] = _write_png(osp.join(staging, rel), img)
+                entries.append(entry)
+
+    for p_idx, name in enumerate(DEMO_SOURCES['test']):
+        photo = _load_source(name)
+        for k, box in enumerate(_test_crop_boxes(photo.shape)):
+            item_seed = _item_seed(seed, 'test', p_idx, k)
+            rng = np.random.default_rng(item_seed)
+            clean = _crop(photo, box)
+            style = sample_style(rng)
+            rainy, _ = render_rain(clean, **style.as_kwargs(), seed=rng)
+            base = f'{name}_{k:02d}.png'
+            entries.append({
+                'split': 'test', 'source': name, 'crop_top_left_hw': list(box),
+                'seed': item_seed, 'rain': style.as_kwargs(),
+                'file': f'test/input/{base}',
+                'bytes': _write_png(osp.join(staging, 'test', 'input', base), rainy),
+                'target': f'test/target/{base}',
+                'target_bytes': _write_png(osp.join(staging, 'test', 'target', base), clean),
+            })
+    return entries
+
+
+def _manifest_matches(root: str, seed: int) -> bool:
+    """True when ``root/manifest.json`` matches this generator and every file is there."""
+    try:
+        with open(osp.join(root, MANIFEST)) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict) or any(
+            manifest.get(k) != v for k, v in _header(seed).items()):
+        return False
+    try:
+        for entry in manifest['images']:
+            for key, size_key in (('file', 'bytes'), ('target', 'target_bytes')):
+                if key in entry and os.stat(osp.join(root, entry[key])).st_size != \
+                        entry[size_key]:
+                    return False
+    except (OSError, KeyError, TypeError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _lock(root: str) -> Iterator[None]:
+    """An exclusive advisory lock on ``root/.lock`` (a no-op where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: concurrent builders are not guarded
+        yield
+        return
+    with open(osp.join(root, '.lock'), 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def prepare_demo_data(root: str = 'data/nlcl_demo',
+                      force: bool = False,
+                      seed: int = DEFAULT_SEED,
+                      verbose: bool = False) -> Dict[str, str]:
+    """Build the demo data under ``root`` unless an up-to-date build is already there.
+
+    Args:
+        root (str): Output folder (created if needed). Only ``train_rainy/``,
+            ``train_clean/``, ``test/`` and ``manifest.json`` inside it are replaced.
+        force (bool): Rebuild even when the manifest matches.
+        seed (int): Master seed of every crop position and rain parameter.
+        verbose (bool): Print a one-line summary after a build.
+
+    Returns:
+        dict[str, str]: Absolute paths: ``root``, ``train_rainy``, ``train_clean``,
+        ``test``, ``test_input``, ``test_target`` and ``manifest``.
+
+    Raises:
+        ValueError: ``seed`` is not a non-negative int.
+        FileNotFoundError: A source photograph is missing from the scikit-image install.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f'seed must be a non-negative int, got {seed!r}')
+    seed = int(seed)
+    root = osp.abspath(os.fspath(root))
+    paths = _paths(root)
+    if not force and _manifest_matches(root, seed):
+        return paths
+    os.makedirs(root, exist_ok=True)
+    with _lock(root):
+        if not force and _manifest_matches(root, seed):  # built by a concurrent process
+            return paths
+        for stale in os.listdir(root):  # left over by an interrupted build
+            if stale.startswith('.staging-'):
+                shutil.rmtree(osp.join(root, stale), ignore_errors=True)
+        start = time.time()
+        staging = tempfile.mkdtemp(prefix='.staging-', dir=root)
+        try:
+            entries = _build(staging, seed)
+            manifest_path = paths['manifest']
+            if osp.exists(manifest_path):
+                os.remove(manifest_path)  # from here on the folder does not look complete
+            for sub in SUBDIRS:
+                target = osp.join(root, sub)
+                if osp.lexists(target):
+                    os.rename(target, osp.join(staging, f'old-{sub}'))
+                os.rename(osp.join(staging, sub), target)
+            import skimage
+            manifest = dict(_header(seed))
+            manifest.update({
+                'scikit_image_version': skimage.__version__,
+                'sources': {k: list(v) for k, v in DEMO_SOURCES.items()},
+                'images': entries,
+            })
+            tmp = f'{manifest_path}.tmp-{os.getpid()}'
+            with open(tmp, 'w') as f:
+                json.dump(manifest, f, indent=1)
+            os.replace(tmp, manifest_path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if verbose:
+            total = sum(e['bytes'] + e.get('target_bytes', 0) for e in entries)
+            counts = {s: sum(e['split'] == s for e in entries) for s in SUBDIRS}
+            print(f'demo data built in {time.time() - start:.1f} s under {root}: '
+                  f'{counts["train_rainy"]} rainy + {counts["train_clean"]} clean training '
+                  f'images, {counts["test"]} test pairs, {total / 1e6:.1f} MB')
+    return paths
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command-line entry point (see the module docstring)."""
+    parser = argparse.ArgumentParser(
+        description='Build the NLCL demo data (synthetic rain on scikit-image photographs; '
+        'nothing is downloaded).')
+    parser.add_argument('--root', default='data/nlcl_demo', help='output folder')
+    parser.add_argument('--force', action='store_true', help='rebuild even if up to date')
+    parser.add_argument('--seed', type=int, default=DEFAULT_SEED, help='master seed')
+    args = parser.parse_args(argv)
+    if args.seed < 0:
+        parser.error(f'--seed must be >= 0, got {args.seed}')
+    manifest = _paths(osp.abspath(args.root))['manifest']
+    was_current = not args.force and _manifest_matches(osp.abspath(args.root), args.seed)
+    paths = prepare_demo_data(args.root, force=args.force, seed=args.seed, verbose=True)
+    if was_current:
+        print(f'demo data under {paths["root"]} is up to date ({manifest}); '
+              'use --force to rebuild')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Synthetic rain streaks on a clean photograph (``O = B (+) R``), in plain numpy/OpenCV.
+
+The recipe is the Photoshop-style one behind the Rain12 / Rain100 benchmarks:
+
+1. sparse random drops (each pixel becomes a drop with probability ``density``,
+   with a random intensity in ``[0.5, 1]``);
+2. a small Gaussian pre-blur (``blur_sigma``) that gives the drops a body;
+3. a motion blur with an anti-aliased line kernel of ``length`` x ``width`` pixels
+   rotated by ``angle_deg`` (``cv2.filter2D``), which turns drops into streaks;
+4. levels: values below ``threshold`` are cut and the rest stretched back to
+   ``[0, 1]`` (crisp streaks instead of a grey haze), then scaled by ``brightness``;
+5. blending onto the background: ``additive`` ``O = clip(B + R, 0, 1)`` or
+   ``screen`` ``O = 1 - (1 - B)(1 - R)``.
+
+Angle convention: ``angle_deg = 0`` gives vertical streaks; a positive angle moves the
+lower end of each streak to the right (streaks lean like a backslash ``\\``, rain
+falling to the right), a negative angle to the left (``/``). In image coordinates
+(x right, y down) the streak direction is ``(sin(angle), cos(angle))``.
+
+Everything is deterministic for a given ``seed``: all randomness comes from one
+:class:`numpy.random.Generator`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Optional, Tuple, Union
+
+import cv2
+import numpy as np
+
+__all__ = ['BLEND_MODES', 'RainStyle', 'motion_kernel', 'render_rain', 'sample_style']
+
+BLEND_MODES = ('additive', 'screen')
+
+SeedLike = Union[int, np.integer, np.random.Generator, None]
+
+
+@dataclass(frozen=True)
+class RainStyle:
+    """Parameters of one rain layer (see :func:`render_rain` for their meaning).
+
+    The defaults give a moderate, slightly slanted rain.
+    """
+
+    angle_deg: float = 10.0
+    length: float = 24.0
+    width: float = 1.5
+    density: float = 0.003
+    brightness: float = 0.8
+    blend: str = 'screen'
+    blur_sigma: float = 0.6
+    threshold: float = 0.15
+
+    def as_kwargs(self) -> Dict[str, Any]:
+        """The style as keyword arguments for :func:`render_rain` (JSON-serialisable)."""
+        return asdict(self)
+
+
+def _check_number(name: str, value: Any, low: float, high: float, *,
+                  low_open: bool = False) -> float:
+    """Return ``value`` as a float after checking that it is finite and in range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f'{name} must be a number, got {type(value).__name__} {value!r}')
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f'{name} must be finite, got {value}')
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        bracket = '(' if low_open else '['
+        raise ValueError(f'{name} must be in {bracket}{low}, {high}], got {value}')
+    return value
+
+
+def _make_rng(seed: SeedLike) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+                        and seed >= 0):
+        return np.random.default_rng(seed)
+    raise ValueError(f'seed must be a non-negative int, a numpy Generator or None, got {seed!r}')
+
+
+def motion_kernel(length: float, angle_deg: float, width: float = 1.0) -> np.ndarray:
+    """An anti-aliased straight-line (motion-blur) kernel.
+
+    The kernel is a box of ``length`` x ``width`` pixels centred on the kernel centre and
+    rotated by ``angle_deg`` (0 = vertical, positive = lower end to the right), with
+    one-pixel linear edge ramps; values are in [0, 1] (1 inside the box).
+
+    Args:
+        length (float): Streak length in pixels, >= 1.
+        angle_deg (float): Angle from vertical in degrees, in [-90, 90].
+        width (float): Streak thickness in pixels, > 0.
+
+    Returns:
+        np.ndarray: float32 kernel of shape (K, K), K odd.
+    """
+    length = _check_number('length', length, 1.0, 512.0)
+    angle_deg = _check_number('angle_deg', angle_deg, -90.0, 90.0)
+    width = _check_number('width', width, 0.0, 64.0, low_open=True)
+    half = int(math.ceil((length + width) / 2.0)) + 1
+    coords = np.arange(-half, half + 1, dtype=np.float64)
+    y, x = np.meshgrid(coords, coords, indexing='ij')
+    theta = math.radians(angle_deg)
+    along = x * math.sin(theta) + y * math.cos(theta)
+    across = x * math.cos(theta) - y * math.sin(theta)
+    k_along = np.clip(length / 2.0 + 0.5 - np.abs(along), 0.0, 1.0)
+    k_across = np.clip(width / 2.0 + 0.5 - np.abs(across), 0.0, 1.0)
+    return (k_along * k_across).astype(np.float32)
+
+
+def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    if sigma <= 0:
+        return img
+    return cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+
+
+def _unit_drop_peak(kernel: np.ndarray, blur_sigma: float) -> float:
+    """Peak of the streak that a single unit drop produces (pre-blur + motion blur)."""
+    size = kernel.shape[0] + 2 * int(math.ceil(4 * blur_sigma)) + 2
+    impulse = np.zeros((size, size), np.float32)
+    impulse[size // 2, size // 2] = 1.0
+    response = cv2.filter2D(_blur(impulse, blur_sigma), cv2.CV_32F, kernel,
+                            borderType=cv2.BORDER_CONSTANT)
+    return float(response.max())
+
+
+def render_rain(clean: np.ndarray,
+                *,
+                angle_deg: float = RainStyle.angle_deg,
+                length: float = RainStyle.length,
+                width: float = RainStyle.width,
+                density: float = RainStyle.density,
+                brightness: float = RainStyle.brightness,
+                blend: str = RainStyle.blend,
+                blur_sigma: float = RainStyle.blur_sigma,
+                threshold: float = RainStyle.threshold,
+                seed: SeedLike = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Render rain streaks onto a clean image.
+
+    With ``B = clean / 255`` (float32) and ``R`` the returned rain layer, the rainy image
+    is ``round(255 * O)`` where ``O = clip(B + R, 0, 1)`` (``blend='additive'``) or
+    ``O = 1 - (1 - B) * (1 - R)`` (``blend='screen'``), computed in float32.
+
+    Args:
+        clean (np.ndarray): uint8 background of shape (H, W, 3).
+        angle_deg (float): Streak angle from vertical in degrees, in [-90, 90]; positive
+            moves the lower end of the streaks to the right.
+        length (float): Streak length in pixels, in [1, 512].
+        width (float): Streak thickness in pixels, in (0, 64].
+        density (float): Probability that a pixel seeds a drop, in (0, 1].
+        brightness (float): Peak streak intensity, in [0, 1].
+        blend (str): ``'additive'`` or ``'screen'``.
+        blur_sigma (float): Gaussian pre-blur of the drops in pixels, in [0, 10]
+            (0 disables it).
+        threshold (float): Levels cut-off in [0, 1): values below it become 0, the rest
+            are stretched to [0, 1].
+        seed (int | np.random.Generator | None): Randomness source; the same seed
+            gives the same output.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: ``(rainy, rain_layer)``: the uint8 rainy image
+        (H, W, 3) and the float32 rain layer ``R`` (H, W, 3) in ``[0, brightness]``
+        (the three channels are equal: white rain).
+
+    Raises:
+        ValueError: An argument is out of range or of the wrong type (the message names
+            the argument).
+    """
+    if not isinstance(clean, np.ndarray):
+        raise ValueError(f'clean must be a numpy array, got {type(clean).__name__}')
+    if clean.dtype != np.uint8 or clean.ndim != 3 or clean.shape[2] != 3:
+        raise ValueError(f'clean must be a uint8 array of shape (H, W, 3), '
+                         f'got {clean.dtype} {clean.shape}')
+    if clean.shape[0] < 1 or clean.shape[1] < 1:
+        raise ValueError(f'clean must not be empty, got shape {clean.shape}')
+    density = _check_number('density', density, 0.0, 1.0, low_open=True)
+    brightness = _check_number('brightness', brightness, 0.0, 1.0)
+    blur_sigma = _check_number('blur_sigma', blur_sigma, 0.0, 10.0)
+    threshold = _check_number('threshold', threshold, 0.0, 1.0)
+    if threshold >= 1.0:
+        raise ValueError(f'threshold must be in [0, 1), got {threshold}')
+    if blend not in BLEND_MODES:
+        raise ValueError(f'blend must be one of {BLEND_MODES}, got {blend!r}')
+    kernel = motion_kernel(length, angle_deg, width)  # validates length / angle / width
+    rng = _make_rng(seed)
+
+    h, w = clean.shape[:2]
+    drops = (rng.random((h, w)) < density).astype(np.float32)
+    drops *= rng.uniform(0.5, 1.0, size=(h, w)).astype(np.float32)
+    drops = _blur(drops, blur_sigma)
+    streaks = cv2.filter2D(drops, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT_101)
+    # An isolated drop of intensity v becomes a streak of peak intensity v.
+    streaks /= _unit_drop_peak(kernel, blur_sigma)
+    rain = np.clip((streaks - threshold) / (1.0 - threshold), 0.0, 1.0) * np.float32(brightness)
+    rain = np.repeat(rain.astype(np.float32)[:, :, None], 3, axis=2)
+
+    background = clean.astype(np.float32) / np.float32(255.0)
+    if blend == 'additive':
+        out = np.clip(background + rain, 0.0, 1.0)
+    else:
+        out = 1.0 - (1.0 - background) * (1.0 - rain)
+    rainy = np.round(out * np.float32(255.0)).astype(np.uint8)
+    return rainy, rain
+
+
+def sample_style(rng: np.random.Generator,
+                 blend: Optional[str] = None) -> RainStyle:
+    """Draw random but plausible rain parameters.
+
+    Ranges: angle uniform in [-30, 30] degrees around vertical, length 10-40 px, width
+    1-2.5 px, density log-uniform in [0.001, 0.006], brightness 0.5-0.9, pre-blur
+    0.4-1.0 px, threshold 0.1-0.25, blend additive or screen with equal probability.
+
+    Args:
+        rng (np.random.Generator): Randomness source (consumed).
+        blend (str, optional): Force a blend mode instead of drawing one.
+
+    Returns:
+        RainStyle: The drawn style (values rounded to 4 decimals so that they survive a
+        JSON round trip unchanged).
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f'rng must be a numpy.random.Generator, got {type(rng).__name__}')
+    if blend is not None and blend not in BLEND_MODES:
+        raise ValueError(f'blend must be one of {BLEND_MODES} or None, got {blend!r}')
+    angle = rng.uniform(-30.0, 30.0)
+    length = rng.uniform(10.0, 40.0)
+    width = rng.uniform(1.0, 2.5)
+    density = math.exp(rng.uniform(math.log(0.001), math.log(0.006)))
+    brightness = rng.uniform(0.5, 0.9)
+    blur_sigma = rng.uniform(0.4, 1.0)
+    threshold = rng.uniform(0.1, 0.25)
+    drawn_blend = BLEND_MODES[int(rng.integers(0, 2))]
+    return RainStyle(
+        angle_deg=round(float(angle), 4),
+        length=round(float(length), 4),
+        width=round(float(width), 4),
+        density=round(float(density), 6),
+        brightness=round(float(brightness), 4),
+        blend=blend or drawn_blend,
+        blur_sigma=round(float(blur_sigma), 4),
+        threshold=round(float(threshold), 4))

@@ -1,0 +1,134 @@
+"""Built-in demo data: layout, sizes, pairing, idempotence, reproducibility, disjointness."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from nlcl_plugin.data import demo_data
+from nlcl_plugin.data.demo_data import DEMO_SOURCES, prepare_demo_data
+
+
+def _pngs(folder):
+    return sorted(f for f in os.listdir(folder) if f.endswith('.png'))
+
+
+def _snapshot(root):
+    """{relative path: (mtime_ns, bytes)} of every file under root (hidden ones skipped)."""
+    out = {}
+    for dirpath, dirnames, files in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith('.')]
+        for name in files:
+            if not name.startswith('.'):
+                path = osp.join(dirpath, name)
+                with open(path, 'rb') as f:
+                    out[osp.relpath(path, root)] = (os.stat(path).st_mtime_ns, f.read())
+    return out
+
+
+@pytest.fixture(scope='module')
+def built(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('demo') / 'nlcl_demo')
+    paths = prepare_demo_data(root)
+    return paths
+
+
+def test_layout_counts_and_sizes(built):
+    for key in ('train_rainy', 'train_clean', 'test_input', 'test_target', 'manifest'):
+        assert osp.exists(built[key]), key
+    rainy, clean = _pngs(built['train_rainy']), _pngs(built['train_clean'])
+    assert 20 <= len(rainy) <= 40 and 20 <= len(clean) <= 40
+    assert not set(rainy) & set(clean)  # unpaired: no matching names
+    for folder, names in ((built['train_rainy'], rainy), (built['train_clean'], clean)):
+        for name in names:
+            img = cv2.imread(osp.join(folder, name), cv2.IMREAD_UNCHANGED)
+            assert img.ndim == 3 and img.shape[2] == 3
+            assert 256 <= img.shape[0] <= 384 and 256 <= img.shape[1] <= 384, (name, img.shape)
+    total = sum(osp.getsize(osp.join(d, f)) for d, _, fs in os.walk(built['root']) for f in fs)
+    assert total < 15e6
+
+
+def test_test_split_is_paired(built):
+    inputs, targets = _pngs(built['test_input']), _pngs(built['test_target'])
+    assert inputs == targets and 3 <= len(inputs) <= 10
+    for name in inputs:
+        rainy = cv2.imread(osp.join(built['test_input'], name))
+        clean = cv2.imread(osp.join(built['test_target'], name))
+        assert rainy.shape == clean.shape
+        assert 256 <= rainy.shape[0] <= 384 and 256 <= rainy.shape[1] <= 384
+        diff = rainy.astype(int) - clean.astype(int)
+        assert diff.min() >= 0 and diff.max() > 50  # rain only brightens, and is there
+
+
+def test_manifest_and_disjoint_sources(built):
+    with open(built['manifest']) as f:
+        manifest = json.load(f)
+    assert manifest['version'] == demo_data.DEMO_DATA_VERSION
+    assert manifest['seed'] == demo_data.DEFAULT_SEED
+    by_split = {}
+    for entry in manifest['images']:
+        by_split.setdefault(entry['split'], set()).add(entry['source'])
+        assert osp.isfile(osp.join(built['root'], entry['file']))
+        assert isinstance(entry['seed'], int)
+        if entry['split'] != 'train_clean':
+            assert {'angle_deg', 'length', 'density', 'blend'} <= set(entry['rain'])
+    assert by_split == {k: set(v) for k, v in DEMO_SOURCES.items()}
+    assert not by_split['train_rainy'] & by_split['train_clean']
+    assert not by_split['test'] & (by_split['train_rainy'] | by_split['train_clean'])
+    assert len(_pngs(built['train_rainy'])) == sum(
+        e['split'] == 'train_rainy' for e in manifest['images'])
+
+
+def test_second_call_is_a_noop_and_force_is_identical(built):
+    before = _snapshot(built['root'])
+    prepare_demo_data(built['root'])
+    assert _snapshot(built['root']) == before  # same bytes and same mtimes
+    prepare_demo_data(built['root'], force=True)
+    after = _snapshot(built['root'])
+    assert sorted(after) == sorted(before)
+    assert all(after[k][1] == before[k][1] for k in before)  # byte-identical PNGs + manifest
+    assert any(after[k][0] != before[k][0] for k in before)  # but rewritten
+    assert not [n for n in os.listdir(built['root']) if n.startswith('.staging-')]
+
+
+def test_rebuilds_when_incomplete_or_outdated(tmp_path, monkeypatch):
+    root = str(tmp_path / 'demo')
+    paths = prepare_demo_data(root)
+    victim = osp.join(paths['train_clean'], _pngs(paths['train_clean'])[0])
+    os.remove(victim)
+    prepare_demo_data(root)
+    assert osp.isfile(victim)
+    monkeypatch.setattr(demo_data, 'DEMO_DATA_VERSION', demo_data.DEMO_DATA_VERSION + 1)
+    prepare_demo_data(root)
+    with open(paths['manifest']) as f:
+        assert json.load(f)['version'] == demo_data.DEMO_DATA_VERSION
+
+
+def test_interrupted_build_leaves_no_manifest(tmp_path, monkeypatch):
+    root = str(tmp_path / 'demo')
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo_data, 'render_rain', boom)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_demo_data(root)
+    assert not osp.exists(osp.join(root, 'manifest.json'))
+    assert not osp.exists(osp.join(root, 'train_rainy'))
+    assert not [n for n in os.listdir(root) if n.startswith('.staging-')]
+
+
+def test_bad_seed():
+    with pytest.raises(ValueError, match='seed'):
+        prepare_demo_data('unused', seed=-1)
+
+
+def test_cli_reports_up_to_date(built):
+    out = subprocess.run(
+        [sys.executable, '-m', 'nlcl_plugin.data.demo_data', '--root', built['root']],
+        capture_output=True, text=True, cwd=osp.dirname(osp.dirname(osp.abspath(__file__))))
+    assert out.returncode == 0, out.stderr
+    assert 'up to date' in out.stdout
