@@ -42,7 +42,8 @@ class NLCL(BaseEditModel):
         objective (dict, optional): Keyword arguments of
             :class:`~nlcl_plugin.models.objective.NLCLObjective` (taps, k, sampling,
             legacy switches).
-        train_cfg (dict, optional): ``disc_steps`` (default 1) and ``disc_init_steps``.
+        train_cfg (dict, optional): ``disc_steps`` (default 1) and ``disc_init_steps``
+            (generator steps start after that many iterations, default 0).
         test_cfg (dict, optional): Unused, kept for MMagic's interface.
         init_cfg (dict, optional): Initialisation config.
         data_preprocessor (dict, optional): ``DataPreprocessor`` scaling to [-1, 1].
@@ -73,6 +74,7 @@ class NLCL(BaseEditModel):
         objective = dict(objective or {})
         objective.setdefault('disc_channels', tuple(disc.tap_channels[i] for i in (0, 3, 7, 11)))
         objective.setdefault('in_channels', disc.in_channels)
+        objective.setdefault('gen_channels', self.generator.mid_channels)
         self.objective = NLCLObjective(
             gan_loss=_build(gan_loss),
             layer_loss=_build(layer_loss),
@@ -134,7 +136,7 @@ class NLCL(BaseEditModel):
             with gen_ow.optim_context(self.generator):
                 g_losses = self.objective.generator_losses(
                     self.generator, self.discriminator, rainy, bg, rain, clean,
-                    identity)
+                    identity, generator_rng=self.sampling_rng())
                 loss_g, log_g = self.parse_losses(g_losses)
             self._generator_update(optim_wrapper, loss_g)
             set_requires_grad(self.discriminator, True)
@@ -142,6 +144,16 @@ class NLCL(BaseEditModel):
             log_vars['layer_floor_gap'] = log_g['loss_layer'] - self.objective.layer_floor()
         self.step_counter += 1
         return log_vars
+
+    def sampling_rng(self) -> torch.Generator:
+        """The samplers' random generator for this iteration.
+
+        Seeded from the run's seed (``randomness.seed``), the iteration and the rank, so
+        a resumed run draws exactly the anchors the uninterrupted run would have drawn.
+        """
+        from mmengine.dist import get_rank
+        seed = (torch.initial_seed() * 1000003 + int(self.step_counter) * 7919 + get_rank())
+        return torch.Generator().manual_seed(seed % (2**63))
 
     def _generator_update(self, optim_wrapper: OptimWrapperDict, loss: torch.Tensor) -> None:
         gen_ow = optim_wrapper['generator']

@@ -45,9 +45,12 @@ val_dataloader = dict(
         data_root=data_root + '/val',
         data_prefix=dict(img='input', gt='target'),
         pipeline=test_pipeline))
-val_evaluator = [
-    dict(type='PSNR', convert_to='Y'),
-    dict(type='SSIM', convert_to='Y'),
-]
+# MMagic's metrics run under MMagic's Evaluator and Multi{Val,Test}Loop.
+val_evaluator = dict(
+    type='Evaluator',
+    metrics=[
+        dict(type='PSNR', convert_to='Y'),
+        dict(type='SSIM', convert_to='Y'),
+    ])
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator

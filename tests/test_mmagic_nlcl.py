@@ -1,0 +1,162 @@
+"""The NLCL model inside MMagic: one training step, loss bookkeeping, legacy defects."""
+import copy
+
+import pytest
+import torch
+
+pytest.importorskip('mmagic')
+
+from mmengine.registry import DefaultScope  # noqa: E402
+
+import nlcl_plugin.mmagic  # noqa: E402,F401
+from mmagic.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS  # noqa: E402
+from mmagic.structures import DataSample  # noqa: E402
+
+TINY_OBJECTIVE = dict(num_loc_patches=16, num_bg_patches=4, num_rain_patches=8, patch_size=8,
+                      search_size=12)
+
+
+def tiny_model_cfg(**objective):
+    return dict(
+        type='NLCL',
+        generator=dict(type='DecompositionGenerator', mid_channels=8),
+        rain_generator=dict(type='DecompositionGenerator', mid_channels=8),
+        discriminator=dict(type='NLCLPatchDiscriminator', base_channels=8),
+        gan_loss=dict(type='GANLoss', gan_type='lsgan', loss_weight=1.0),
+        layer_loss=dict(type='LayerContrastiveLoss'),
+        objective=dict(TINY_OBJECTIVE, gen_channels=8, embed_channels=16, **objective),
+        data_preprocessor=dict(type='DataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3))
+
+
+def optim_cfg(legacy=False):
+    adam = dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))
+    cfg = dict(
+        generator=dict(type='OptimWrapper', optimizer=adam,
+                       modules=['generator', 'rain_generator', 'objective']),
+        discriminator=dict(type='OptimWrapper', optimizer=adam, modules=['discriminator']))
+    if legacy:
+        cfg['rain_heads_legacy'] = dict(type='OptimWrapper', optimizer=adam,
+                                        modules=['objective.rain_sampler'])
+    return cfg
+
+
+def build(legacy=False, **objective):
+    with DefaultScope.overwrite_default_scope('mmagic'):
+        model = MODELS.build(tiny_model_cfg(**objective))
+        ctor = OPTIM_WRAPPER_CONSTRUCTORS.build(
+            dict(type='MultiOptimWrapperConstructor', optim_wrapper_cfg=optim_cfg(legacy)))
+        return model, ctor(model)
+
+
+def batch(n=2, size=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    inputs = [torch.randint(0, 256, (3, size, size), generator=g).float() for _ in range(n)]
+    samples = []
+    for _ in range(n):
+        s = DataSample()
+        s.gt_img = torch.randint(0, 256, (3, size, size), generator=g).float()
+        samples.append(s)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def test_train_step_logs_finite_losses_and_grads_every_parameter():
+    torch.manual_seed(0)
+    model, optims = build()
+    got_grad = set()
+    for name, p in model.named_parameters():
+        assert p.requires_grad, name
+        p.register_hook(lambda g, n=name: got_grad.add(n) if torch.isfinite(g).all() else None)
+    logs = model.train_step(batch(), optims)
+    for key in ('loss_d', 'loss_d_fake', 'loss_d_real', 'loss_g', 'loss_gan', 'loss_loc',
+                'loss_layer', 'loss_consistency', 'loss_sparsity', 'layer_floor_gap'):
+        assert key in logs and torch.isfinite(torch.as_tensor(logs[key])), key
+    missing = {n for n, _ in model.named_parameters()} - got_grad
+    assert not missing, f'no gradient for {sorted(missing)[:5]}'
+    assert logs['layer_floor_gap'] >= -1e-4
+
+
+def test_generator_loss_is_the_sum_of_the_loss_modules():
+    torch.manual_seed(1)
+    model, _ = build()
+    data = model.data_preprocessor(batch(seed=3), True)
+    rainy, clean = data['inputs'], data['data_samples'].gt_img
+    bg, rain, idt = model.decompose(rainy, clean)
+    obj = model.objective
+    rng = torch.Generator().manual_seed(7)
+    losses = obj.generator_losses(model.generator, model.discriminator, rainy, bg, rain, clean,
+                                  idt, generator_rng=rng)
+    total, _ = model.parse_losses(losses)
+    # each term from its own module, same forward, same sampling
+    rng = torch.Generator().manual_seed(7)
+    gan = obj.gan_loss(model.discriminator(bg), True, is_disc=False)
+    loc = 0.5 * (obj.location_loss(model.generator, rainy, bg, rng) +
+                 obj.location_loss(model.generator, clean, idt, rng))
+    layer = obj.layer_loss_value(model.discriminator, bg, rain, rng)
+    cons = ((bg + rain - rainy)**2).mean()
+    spar = 0.1 * (rainy - bg).abs().mean()
+    expected = dict(loss_gan=gan, loss_loc=loc, loss_layer=layer, loss_consistency=cons,
+                    loss_sparsity=spar)
+    for key, value in expected.items():
+        torch.testing.assert_close(losses[key], value, rtol=1e-6, atol=1e-7, msg=key)
+    torch.testing.assert_close(total, sum(expected.values()), rtol=1e-6, atol=1e-6)
+
+
+def snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def changed(before, module):
+    return {k for k, v in module.state_dict().items() if not torch.equal(before[k], v)}
+
+
+def test_legacy_reproduces_head_defects():
+    torch.manual_seed(2)
+    model, optims = build(legacy=True, legacy_freeze_loc_heads=True, legacy_adv_head_bug=True,
+                          legacy_disc_taps=True)
+    obj = model.objective
+    # D3: [input, L0, L3, L7] -> head input channels 3, 8, 16, 32
+    assert obj.bg_sampler.heads.in_channels == (3, 8, 16, 32)
+    before = {n: snapshot(getattr(obj, n)) for n in ('loc_sampler', 'bg_sampler', 'rain_sampler')}
+    model.train_step(batch(), optims)
+    assert not changed(before['loc_sampler'], obj.loc_sampler)  # D1
+    assert not changed(before['bg_sampler'], obj.bg_sampler)  # D2: never trained
+    assert changed(before['rain_sampler'], obj.rain_sampler)
+    # D2: the rain heads move by two Adam steps: first Adam step moves each weight by ~lr
+    w0 = before['rain_sampler']['heads.mlps.0.0.weight']
+    w1 = obj.rain_sampler.state_dict()['heads.mlps.0.0.weight']
+    step = (w1 - w0).abs()
+    assert torch.allclose(step[step > 0].median(), torch.tensor(4e-4), rtol=0.1)
+
+
+def test_default_heads_take_a_single_step():
+    torch.manual_seed(2)
+    model, optims = build()
+    w0 = model.objective.rain_sampler.state_dict()['heads.mlps.0.0.weight'].clone()
+    model.train_step(batch(), optims)
+    step = (model.objective.rain_sampler.state_dict()['heads.mlps.0.0.weight'] - w0).abs()
+    assert torch.allclose(step[step > 0].median(), torch.tensor(2e-4), rtol=0.1)
+    assert model.objective.bg_sampler.heads.in_channels == (8, 16, 32, 64)
+
+
+def test_predict_returns_background_and_rain():
+    torch.manual_seed(0)
+    model, _ = build()
+    data = batch(n=1, size=24)
+    with torch.no_grad():
+        out = model.val_step(data)
+    assert len(out) == 1
+    pred = out[0].output
+    assert pred.pred_img.shape == (3, 24, 24) and pred.pred_rain.shape == (3, 24, 24)
+    assert 0 <= float(pred.pred_img.min()) and float(pred.pred_img.max()) <= 255
+    x = (torch.stack(data['inputs']) / 127.5 - 1)
+    with torch.no_grad():
+        ref = (model.generator(x).clamp(-1, 1) + 1) * 127.5
+    torch.testing.assert_close(pred.pred_img, ref[0], rtol=0, atol=1e-3)
+
+
+def test_state_dict_roundtrip_keeps_every_head():
+    model, _ = build()
+    clone = copy.deepcopy(model)
+    sd = model.state_dict()
+    assert any(k.startswith('objective.loc_sampler.heads') for k in sd)
+    clone.load_state_dict(sd, strict=True)
