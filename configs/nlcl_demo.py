@@ -34,7 +34,28 @@ val_dataloader = dict(
         type='DemoPairedRainDataset',
         metainfo=dict(dataset_type='nlcl_demo', task_name='deraining'),
         data_root=data_root + '/test'))
-test_dataloader = val_dataloader
+# The demo is tested on its own paired split (generated when the dataset is built, so
+# the loops must not skip it for being absent beforehand).
+val_cfg = dict(skip_missing=False)
+test_cfg = dict(skip_missing=False)
+test_dataloader = dict(
+    _delete_=True,
+    batch_size=1,
+    num_workers=0,
+    persistent_workers=False,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='DemoPairedRainDataset',
+        metainfo=dict(dataset_type='nlcl_demo', task_name='deraining'),
+        data_root=data_root + '/test'))
+test_evaluator = dict(
+    _delete_=True,
+    type='Evaluator',
+    metrics=[
+        dict(type='PSNR', convert_to='Y'),
+        dict(type='SSIM', convert_to='Y'),
+    ])
 
 optim_wrapper = dict(generator=dict(optimizer=dict(lr=2e-4)))
 param_scheduler = [

@@ -10,6 +10,7 @@
 _base_ = [
     '_base_/models/nlcl.py',
     '_base_/datasets/unpaired_rain.py',
+    '_base_/datasets/deraining_test_sets.py',
     '_base_/schedules/nlcl_iters.py',
     '_base_/default_runtime.py',
 ]

@@ -57,7 +57,9 @@ def main(argv=None):
     from nlcl_plugin.mmagic.runner_utils import build_runner
     ckpt = args.checkpoint or latest_checkpoint(args.work_dir)
     runner = build_runner(args.config, work_dir=osp.join(args.work_dir, 'demo_test'),
-                          load_from=ckpt)
+                          load_from=ckpt,
+                          cfg_options=dict(train_dataloader=None, train_cfg=None,
+                                           optim_wrapper=None, param_scheduler=None))
     metrics = runner.test()
     test_root = runner.cfg.test_dataloader.dataset.data_root
     in_psnr, in_ssim, n = input_metrics(test_root)

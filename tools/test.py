@@ -55,7 +55,10 @@ def main(argv=None):
     if not osp.isfile(args.checkpoint):
         print(f'error: checkpoint not found: {args.checkpoint}', file=sys.stderr)
         return 2
-    runner = build_runner(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options,
+    # test only: no training data, loop or optimiser is needed (as in MMagic's test configs)
+    options = dict(train_dataloader=None, train_cfg=None, optim_wrapper=None,
+                   param_scheduler=None, **(args.cfg_options or {}))
+    runner = build_runner(args.config, work_dir=args.work_dir, cfg_options=options,
                           launcher=args.launcher, load_from=args.checkpoint)
     metrics = runner.test()
     from mmengine.dist import is_main_process

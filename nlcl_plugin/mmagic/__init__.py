@@ -10,6 +10,7 @@ from .. import compat as _compat
 _compat.install()
 
 from . import datasets  # noqa: E402,F401
+from . import evaluation  # noqa: E402,F401
 from . import hooks  # noqa: E402,F401
 from . import registry  # noqa: E402,F401  (networks and losses)
 from .nlcl import NLCL  # noqa: E402

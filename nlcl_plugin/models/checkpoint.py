@@ -92,6 +92,10 @@ def load_generator_state(path: str, role: str = 'background') -> Dict[str, torch
     if role not in ROLE_PREFIXES:
         raise ValueError(f"role must be one of {sorted(ROLE_PREFIXES)}, got {role!r}")
     state = load_state_file(path)
+    for key in ('params', 'params_ema'):  # BasicSR's network files
+        if isinstance(state.get(key), dict):
+            state = state[key]
+            break
     layout = detect_layout(state)
     sd = state.get('state_dict', state)
     if layout == 'official':

@@ -52,5 +52,3 @@ val_evaluator = dict(
         dict(type='PSNR', convert_to='Y'),
         dict(type='SSIM', convert_to='Y'),
     ])
-test_dataloader = val_dataloader
-test_evaluator = val_evaluator

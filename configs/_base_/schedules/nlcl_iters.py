@@ -29,5 +29,5 @@ param_scheduler = [
 ]
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
-val_cfg = dict(type='MultiValLoop')
-test_cfg = dict(type='MultiTestLoop')
+# the paired validation folder is optional: without it training runs unvalidated
+val_cfg = dict(type='AvailableSetsValLoop', allow_empty=True)
