@@ -45,7 +45,7 @@ def input_metrics(test_root):
                        channel_order='rgb'))
         ss.append(ssim(rainy, clean, crop_border=0, input_order='HWC', convert_to='Y',
                        channel_order='rgb'))
-    return sum(ps) / len(ps), sum(ss) / len(ss), len(names)
+    return float(sum(ps) / len(ps)), float(sum(ss) / len(ss)), len(names)
 
 
 def main(argv=None):
