@@ -19,6 +19,9 @@ The fixes (one line of *why* each):
 * ``mmengine.runner.checkpoint``: torch >= 2.6 loads with ``weights_only=True`` and
   mmengine's own training checkpoints (message hub, numpy scalars) fail to resume; local
   files are loaded with ``weights_only=False`` (they are the user's own training state).
+* ``mmengine.dist.utils``: mmengine's torchrun start-up calls ``torch.cuda.set_device``
+  unconditionally, which fails on CPU-only torch; without CUDA the process group is
+  started directly (gloo), so several CPU processes can train together.
 * ``basicsr.train``: basicsr's resume maps the state onto CUDA unconditionally; on a
   machine without CUDA it is loaded onto the CPU instead.
 """
@@ -141,6 +144,23 @@ def _mmengine_local_load(module):
     load_from_local._nlcl_patched = True
     module.load_from_local = load_from_local
     module.CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+
+
+@_post('mmengine.dist.utils')
+def _mmengine_cpu_dist(module):
+    import torch
+    original = module._init_dist_pytorch
+    if getattr(original, '_nlcl_patched', False):
+        return
+
+    def _init_dist_pytorch(backend, init_backend='torch', **kwargs):
+        if torch.cuda.is_available() or init_backend != 'torch':
+            return original(backend, init_backend=init_backend, **kwargs)
+        backend = 'gloo' if backend == 'nccl' else backend
+        torch.distributed.init_process_group(backend=backend, **kwargs)
+
+    _init_dist_pytorch._nlcl_patched = True
+    module._init_dist_pytorch = _init_dist_pytorch
 
 
 class _CpuResumeTorch:

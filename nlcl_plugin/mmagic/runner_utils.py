@@ -39,6 +39,8 @@ def build_runner(config: str,
     if launcher != 'none' and not torch.cuda.is_available():
         # NCCL needs GPUs: several CPU processes talk over gloo.
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+        if cfg.get('model_wrapper_cfg') is not None:
+            cfg.model_wrapper_cfg['device_ids'] = None  # CPU modules take no device ids
     if amp:
         _enable_amp(cfg)
     if auto_scale_lr:
