@@ -20,6 +20,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..models.objective import NLCLObjective
+from ..models.sampler import iteration_rng
 
 __all__ = ['LinearTailLR', 'NLCLModel']
 
@@ -316,8 +317,7 @@ class NLCLModel(SRModel):
         the anchors of an iteration do not depend on what drew random numbers before it
         (e.g. a resume).
         """
-        seed = (torch.initial_seed() * 1000003 + (current_iter - 1) * 7919 + self.opt['rank'])
-        return torch.Generator().manual_seed(seed % (2**63))
+        return iteration_rng(current_iter - 1, self.opt['rank'])
 
     @staticmethod
     def _log_names(losses: Dict[str, torch.Tensor], net: str) -> Dict[str, torch.Tensor]:

@@ -10,6 +10,7 @@ from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 
 from ..models.objective import NLCLObjective
+from ..models.sampler import iteration_rng
 
 
 def _build(cfg):
@@ -152,8 +153,7 @@ class NLCL(BaseEditModel):
         a resumed run draws exactly the anchors the uninterrupted run would have drawn.
         """
         from mmengine.dist import get_rank
-        seed = (torch.initial_seed() * 1000003 + int(self.step_counter) * 7919 + get_rank())
-        return torch.Generator().manual_seed(seed % (2**63))
+        return iteration_rng(int(self.step_counter), get_rank())
 
     def _generator_update(self, optim_wrapper: OptimWrapperDict, loss: torch.Tensor) -> None:
         gen_ow = optim_wrapper['generator']

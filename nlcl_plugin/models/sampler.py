@@ -608,3 +608,14 @@ class NonLocalPatchSampler(nn.Module):
             locations = self.sample_locations(ref, generator)
         vectors = [gather_vectors(f, locations, src_hw) for f in feats]
         return self.heads(vectors), locations
+
+
+def iteration_rng(step: int, rank: int = 0) -> torch.Generator:
+    """The samplers' random generator for training step ``step`` (0-based) on ``rank``.
+
+    Seeded from the run's seed (``torch.initial_seed()``, set by the host from its
+    config), the step and the rank, so a step's anchors do not depend on what drew random
+    numbers before it: a resumed run draws what the uninterrupted run would have drawn.
+    """
+    seed = torch.initial_seed() * 1000003 + int(step) * 7919 + int(rank)
+    return torch.Generator().manual_seed(seed % (2**63))
