@@ -160,3 +160,30 @@ def test_state_dict_roundtrip_keeps_every_head():
     sd = model.state_dict()
     assert any(k.startswith('objective.loc_sampler.heads') for k in sd)
     clone.load_state_dict(sd, strict=True)
+
+
+class _Wrapper(torch.nn.Module):
+    """Stands in for a DDP wrapper: holds the network as ``.module``."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+
+def test_state_dict_keys_are_plain_under_per_network_wrappers():
+    """Wrapped networks save plain keys; files with wrapped keys still load."""
+    model, _ = build()
+    plain = {k: v.clone() for k, v in model.state_dict().items()}
+    wrapped = copy.deepcopy(model)
+    for name in ('generator', 'rain_generator', 'discriminator', 'objective'):
+        setattr(wrapped, name, _Wrapper(getattr(wrapped, name)))
+    sd = wrapped.state_dict()
+    assert list(sd) == list(plain)
+    # a file in the wrapped layout loads into a plain model, every tensor in place
+    shifted = {k: v + 1 if v.is_floating_point() else v for k, v in plain.items()}
+    legacy = {(k.replace('generator.', 'generator.module.', 1) if k.startswith('generator.')
+               else k): v for k, v in shifted.items()}
+    fresh = copy.deepcopy(model)
+    fresh.load_state_dict(legacy, strict=True)
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(v, shifted[k]), k

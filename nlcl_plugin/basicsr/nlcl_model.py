@@ -19,6 +19,7 @@ from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
+from ..distributed import average_gradients
 from ..models.objective import NLCLObjective
 from ..models.sampler import iteration_rng
 
@@ -251,21 +252,6 @@ class NLCLModel(SRModel):
         for param in self.net_d.parameters():
             param.requires_grad = flag
 
-    def _average_objective_grads(self) -> None:
-        """All-reduce the heads' gradients (DDP synchronises only the wrapped networks)."""
-        params = [p for p in self.objective.parameters() if p.requires_grad]
-        if not params:
-            return
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat /= self.opt['world_size']
-        offset = 0
-        for param in params:
-            n = param.numel()
-            param.grad = flat[offset:offset + n].view_as(param).clone()
-            offset += n
-
     def optimize_parameters(self, current_iter: int):
         """One NLCL iteration (D step(s), then the generator step) on the fed batch."""
         rainy = _to_signed(self.lq)
@@ -295,8 +281,7 @@ class NLCLModel(SRModel):
                 generator_rng=self.sampling_rng(current_iter))
             l_g = sum(g_losses.values())
             l_g.backward()
-            if self.opt['dist']:
-                self._average_objective_grads()
+            average_gradients(self.objective.parameters())
             self.optimizer_g.step()
             if self.optimizer_heads_legacy is not None:
                 # Legacy D2: a second Adam step (own state) on the rain heads, same grads.

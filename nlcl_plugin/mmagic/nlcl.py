@@ -9,8 +9,35 @@ from mmagic.models.utils import set_requires_grad
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 
+from ..distributed import average_gradients
 from ..models.objective import NLCLObjective
 from ..models.sampler import iteration_rng
+
+
+_NETWORKS = ('generator', 'rain_generator', 'discriminator', 'objective')
+
+
+def _plain_key(key: str, prefix: str) -> str:
+    for name in _NETWORKS:
+        wrapped = f'{prefix}{name}.module.'
+        if key.startswith(wrapped):
+            return f'{prefix}{name}.' + key[len(wrapped):]
+    return key
+
+
+def _unwrapped_state_dict_keys(module, state_dict, prefix, local_metadata):
+    """State-dict hook: 'generator.module.x' -> 'generator.x' (order kept)."""
+    for key in list(state_dict):
+        state_dict[_plain_key(key, prefix)] = state_dict.pop(key)
+    return state_dict
+
+
+def _accept_wrapped_keys(state_dict, prefix, *args):
+    """Load pre-hook: checkpoints written with the wrapped key layout load as well."""
+    for key in list(state_dict):
+        plain = _plain_key(key, prefix)
+        if plain != key:
+            state_dict[plain] = state_dict.pop(key)
 
 
 def _build(cfg):
@@ -86,6 +113,17 @@ class NLCL(BaseEditModel):
         self.disc_steps = int(self.train_cfg.get('disc_steps', 1))
         self.disc_init_steps = int(self.train_cfg.get('disc_init_steps', 0))
         self.register_buffer('step_counter', torch.tensor(0), persistent=True)
+        # mmengine saves ``model.module.state_dict()``; with one DDP wrapper per network
+        # (MMSeparateDistributedDataParallel) that inserts '.module.' into every key,
+        # while its loader unwraps the networks and expects plain keys. Keep checkpoints
+        # in the plain layout whatever the launcher, and accept the wrapped one.
+        self._register_state_dict_hook(_unwrapped_state_dict_keys)
+        self._register_load_state_dict_pre_hook(_accept_wrapped_keys)
+
+    @property
+    def nlcl_objective(self) -> NLCLObjective:
+        """The objective itself, also when a distributed wrapper holds it."""
+        return getattr(self.objective, 'module', self.objective)
 
     # ------------------------------------------------------------------ inference
     def forward_tensor(self, inputs: torch.Tensor, data_samples=None, **kwargs) -> torch.Tensor:
@@ -105,7 +143,7 @@ class NLCL(BaseEditModel):
     def decompose(self, rainy: torch.Tensor, clean: Optional[torch.Tensor] = None):
         """(B, R, G_B(clean) or None) for a batch; G_B runs once on [O; B_u]."""
         rain = self.rain_generator(rainy)
-        if clean is None or not self.objective.loc_identity:
+        if clean is None or not self.nlcl_objective.loc_identity:
             return self.generator(rainy), rain, None
         if clean.shape[1:] != rainy.shape[1:]:
             raise ValueError(f'rainy {tuple(rainy.shape)} and clean {tuple(clean.shape)} '
@@ -118,31 +156,35 @@ class NLCL(BaseEditModel):
         data = self.data_preprocessor(data, True)
         rainy = data['inputs']
         clean = data['data_samples'].gt_img
+        objective = self.nlcl_objective
         gen_ow = optim_wrapper['generator']
         disc_ow = optim_wrapper['discriminator']
+        generator_step = int(self.step_counter) >= self.disc_init_steps
         log_vars = {}
 
-        with gen_ow.optim_context(self.generator):
+        # Without a generator step nothing may record a graph through the DDP wrappers.
+        with gen_ow.optim_context(self.generator), torch.set_grad_enabled(generator_step):
             bg, rain, identity = self.decompose(rainy, clean)
 
         for _ in range(self.disc_steps):
             with disc_ow.optim_context(self.discriminator):
-                d_losses = self.objective.discriminator_loss(self.discriminator, bg, clean)
+                d_losses = objective.discriminator_loss(self.discriminator, bg, clean)
                 loss_d, log_d = self.parse_losses(d_losses)
             disc_ow.update_params(loss_d)
         log_vars.update({'loss_d': log_d.pop('loss'), **log_d})
 
-        if int(self.step_counter) >= self.disc_init_steps:
+        if generator_step:
             set_requires_grad(self.discriminator, False)
             with gen_ow.optim_context(self.generator):
-                g_losses = self.objective.generator_losses(
-                    self.generator, self.discriminator, rainy, bg, rain, clean,
-                    identity, generator_rng=self.sampling_rng())
+                # D is a frozen encoder here: call the bare network, not its DDP wrapper.
+                g_losses = objective.generator_losses(
+                    self.generator, getattr(self.discriminator, 'module', self.discriminator),
+                    rainy, bg, rain, clean, identity, generator_rng=self.sampling_rng())
                 loss_g, log_g = self.parse_losses(g_losses)
             self._generator_update(optim_wrapper, loss_g)
             set_requires_grad(self.discriminator, True)
             log_vars.update({'loss_g': log_g.pop('loss'), **log_g})
-            log_vars['layer_floor_gap'] = log_g['loss_layer'] - self.objective.layer_floor()
+            log_vars['layer_floor_gap'] = log_g['loss_layer'] - objective.layer_floor()
         self.step_counter += 1
         return log_vars
 
@@ -156,14 +198,21 @@ class NLCL(BaseEditModel):
         return iteration_rng(int(self.step_counter), get_rank())
 
     def _generator_update(self, optim_wrapper: OptimWrapperDict, loss: torch.Tensor) -> None:
+        """Backward, head-gradient averaging across ranks, then the optimiser step(s).
+
+        The heads live in the objective, whose DDP wrapper is never called, so their
+        gradients are averaged here; G_B and G_R are synchronised by their wrappers.
+        """
         gen_ow = optim_wrapper['generator']
-        if not self.objective.legacy_adv_head_bug:
-            gen_ow.update_params(loss)
-            return
-        # Legacy D2: the rain heads get a second Adam step (own state) with the same grads.
-        extra = optim_wrapper['rain_heads_legacy']
+        legacy = self.nlcl_objective.legacy_adv_head_bug
         gen_ow.backward(loss)
+        if not gen_ow.should_update():
+            return
+        average_gradients(self.nlcl_objective.parameters())
         gen_ow.step()
-        extra.step()
+        if legacy:
+            # Legacy D2: the rain heads get a second Adam step (own state), same grads.
+            extra = optim_wrapper['rain_heads_legacy']
+            extra.step()
+            extra.zero_grad()
         gen_ow.zero_grad()
-        extra.zero_grad()

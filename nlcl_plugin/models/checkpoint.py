@@ -104,7 +104,9 @@ def load_generator_state(path: str, role: str = 'background') -> Dict[str, torch
         return dict(sd)
     if layout == 'training':
         for prefix in ROLE_PREFIXES[role]:
-            sub = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+            # 'generator.module.layers...' when saved from inside a DDP wrapper
+            sub = {re.sub(r'^module\.', '', k[len(prefix):]): v
+                   for k, v in sd.items() if k.startswith(prefix)}
             if sub:
                 return sub
         raise CheckpointError(f'{path} holds no {role} generator (looked for keys starting '
