@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 DEMO_WORK_DIR ?= work_dirs/nlcl_demo
 DEMO_ITERS ?= 300
 
-.PHONY: setup test test-slow test-all demo benchmark clean
+.PHONY: setup test test-slow test-all demo compare model-zoo benchmark clean
 
 setup:
 	@bash scripts/setup_env.sh
@@ -25,6 +25,16 @@ demo: setup
 	$(PY) tools/train.py configs/nlcl_demo.py --work-dir $(DEMO_WORK_DIR) \
 		--cfg-options train_cfg.max_iters=$(DEMO_ITERS)
 	$(PY) tools/demo_report.py configs/nlcl_demo.py $(DEMO_WORK_DIR)
+
+# Train and evaluate every NLCL variant and the supervised reference on the demo data
+# (CPU, about half an hour), then regenerate the README table and configs/metafile.yml.
+compare: setup
+	$(PY) tools/compare_demo.py --iters $(DEMO_ITERS)
+	$(PY) tools/model_zoo.py
+
+# Regenerate the README table and configs/metafile.yml from results/demo_comparison.json.
+model-zoo: setup
+	$(PY) tools/model_zoo.py
 
 benchmark: setup
 	$(PY) tools/benchmark.py --section all

@@ -63,6 +63,19 @@ def test_test_split_is_paired(built):
         assert diff.min() >= 0 and diff.max() > 50  # rain only brightens, and is there
 
 
+def test_train_targets_are_the_clean_rainy_crops(built):
+    """train_target/ holds each train_rainy crop without its rain (same names)."""
+    rainy = _pngs(built['train_rainy'])
+    assert _pngs(built['train_target']) == rainy
+    for name in rainy:
+        wet = cv2.imread(osp.join(built['train_rainy'], name)).astype(int)
+        dry = cv2.imread(osp.join(built['train_target'], name)).astype(int)
+        assert wet.shape == dry.shape
+        diff = wet - dry
+        assert diff.min() >= 0 and diff.max() > 50  # the same crop, only brightened by rain
+        assert (diff == 0).mean() > 0.3  # most pixels are untouched by streaks
+
+
 def test_manifest_and_disjoint_sources(built):
     with open(built['manifest']) as f:
         manifest = json.load(f)

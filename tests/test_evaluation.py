@@ -181,7 +181,7 @@ def config_for(data_root):
     return cfg
 
 
-def build_runner(work_dir, cfg, val=False, allow_empty=False):
+def build_runner(work_dir, cfg, val=False, allow_empty=False, visualize=False):
     from mmengine.runner import Runner
     loops = dict(test_dataloader=cfg.test_dataloader, test_evaluator=cfg.test_evaluator,
                  test_cfg=cfg.test_cfg)
@@ -199,6 +199,10 @@ def build_runner(work_dir, cfg, val=False, allow_empty=False):
         default_hooks=dict(logger=dict(type='LoggerHook', interval=1)),
         env_cfg=dict(dist_cfg=dict(backend='gloo')),
         log_processor=dict(type='LogProcessor', by_epoch=False),
+        visualizer=dict(type='MultiSetConcatVisualizer', fn_key='img_path',
+                        img_keys=['input', 'pred_img'],
+                        vis_backends=[dict(type='LocalVisBackend')]) if visualize else None,
+        custom_hooks=[dict(type='BasicVisualizationHook', interval=1)] if visualize else None,
         **loops)
 
 
@@ -218,7 +222,7 @@ def test_runner_evaluates_available_sets_only(tmp_path):
     write_set(data / 'real_rain', 'test_real', sigma=10, size=(96, 192), paired=False)
     cfg = config_for(str(data))
 
-    runner = build_runner(tmp_path / 'work', cfg, val=True)
+    runner = build_runner(tmp_path / 'work', cfg, val=True, visualize=True)
     metrics = runner.test()
     assert set(metrics) == {'Rain100L/PSNR', 'Rain100L/SSIM', 'Test100/PSNR', 'Test100/SSIM',
                             'RealRain/NIQE'}
@@ -239,6 +243,12 @@ def test_runner_evaluates_available_sets_only(tmp_path):
 
     # the validation variant evaluates the same sets and returns the same numbers
     assert runner.val() == pytest.approx(metrics)
+
+    # every set's pictures are kept: the sets share file names (000.png, 001.png)
+    pictures = sorted(osp.basename(p) for p in glob.glob(
+        osp.join(runner.log_dir, 'vis_data', 'vis_image', '*.png')))
+    assert pictures == sorted(f'{s}_{i:03d}_0.png' for s in ('Rain100L', 'Test100', 'RealRain')
+                              for i in range(2))
 
 
 def test_runner_fails_clearly_without_any_set(tmp_path):

@@ -36,8 +36,10 @@ resume = False
 randomness = dict(seed=2022, deterministic=False)
 
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
+# MMagic's ConcatImageVisualizer, with the test set's name in each picture's file name
+# (deraining sets share file names: Rain100L/input/1.png, Rain100H/input/1.png, ...)
 visualizer = dict(
-    type='ConcatImageVisualizer',
+    type='MultiSetConcatVisualizer',
     vis_backends=vis_backends,
     fn_key='img_path',
     img_keys=['input', 'pred_img', 'pred_rain', 'gt_img'],

@@ -10,6 +10,9 @@ in two splits:
 * ``train_clean/``: random crops of *coffee*, *immunohistochemistry* and *retina*,
   clean (24 images, 256-352 px; names unrelated to the rainy ones: the data is
   unpaired);
+* ``train_target/``: the clean originals of the ``train_rainy/`` crops, with the same
+  names. NLCL never reads them; they only feed the *supervised* reference (the same
+  generator trained on rainy/clean pairs, the upper bound of an unsupervised method);
 * ``test/input/`` + ``test/target/``: 256x256 crops of *chelsea* and *rocket*, rainy
   and clean with the same basenames (5 pairs), the layout MMagic's
   ``BasicImageDataset`` reads with ``data_prefix=dict(img='input', gt='target')``.
@@ -47,7 +50,7 @@ from .rain_renderer import render_rain, sample_style
 __all__ = ['DEMO_DATA_VERSION', 'DEMO_SOURCES', 'prepare_demo_data', 'main']
 
 #: Bump whenever the generated content would change (sources, crops, renderer).
-DEMO_DATA_VERSION = 1
+DEMO_DATA_VERSION = 2
 DEFAULT_SEED = 0
 GENERATOR = 'nlcl_plugin.data.demo_data'
 
@@ -74,7 +77,7 @@ TEST_CROP = 256
 MAX_SHORT_SIDE = 512  # larger photographs are downscaled first (area interpolation)
 PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 9]
 MANIFEST = 'manifest.json'
-SUBDIRS = ('train_rainy', 'train_clean', 'test')
+SUBDIRS = ('train_rainy', 'train_clean', 'train_target', 'test')
 _SPLIT_IDS = {'train_rainy': 1, 'train_clean': 2, 'test': 3}
 
 
@@ -83,6 +86,7 @@ def _paths(root: str) -> Dict[str, str]:
         'root': root,
         'train_rainy': osp.join(root, 'train_rainy'),
         'train_clean': osp.join(root, 'train_clean'),
+        'train_target': osp.join(root, 'train_target'),
         'test': osp.join(root, 'test'),
         'test_input': osp.join(root, 'test', 'input'),
         'test_target': osp.join(root, 'test', 'target'),
@@ -167,11 +171,14 @@ def _build(staging: str, seed: int) -> List[dict]:
                 img = _crop(photo, box)
                 entry = {'split': split, 'source': name, 'crop_top_left_hw': list(box),
                          'seed': item_seed}
+                base = f'{prefix}_{name}_{k:02d}.png'
                 if split == 'train_rainy':
+                    entry['target'] = f'train_target/{base}'
+                    entry['target_bytes'] = _write_png(osp.join(staging, entry['target']), img)
                     style = sample_style(rng)
                     img, _ = render_rain(img, **style.as_kwargs(), seed=rng)
                     entry['rain'] = style.as_kwargs()
-                rel = f'{split}/{prefix}_{name}_{k:02d}.png'
+                rel = f'{split}/{base}'
                 entry['file'] = rel
                 entry['bytes'] = _write_png(osp.join(staging, rel), img)
                 entries.append(entry)
@@ -241,13 +248,15 @@ def prepare_demo_data(root: str = 'data/nlcl_demo',
 
     Args:
         root (str): Output folder (created if needed). Only ``train_rainy/``,
-            ``train_clean/``, ``test/`` and ``manifest.json`` inside it are replaced.
+            ``train_clean/``, ``train_target/``, ``test/`` and ``manifest.json`` inside
+            it are replaced.
         force (bool): Rebuild even when the manifest matches.
         seed (int): Master seed of every crop position and rain parameter.
         verbose (bool): Print a one-line summary after a build.
 
     Returns:
         dict[str, str]: Absolute paths: ``root``, ``train_rainy``, ``train_clean``,
+        ``train_target``,
         ``test``, ``test_input``, ``test_target`` and ``manifest``.
 
     Raises:

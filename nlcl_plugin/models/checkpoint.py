@@ -38,12 +38,33 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is missing, unreadable or of the wrong architecture."""
 
 
+def _checkpoint_safe_globals() -> list:
+    """Non-tensor types inside mmengine training checkpoints, allowed for ``weights_only``.
+
+    mmengine stores its message hub (``HistoryBuffer`` objects holding numpy arrays and
+    scalars) next to the weights; ``builtins.getattr`` is how numpy pickles its dtype
+    classes. The weights-only unpickler still refuses to *call* anything else.
+    """
+    import numpy as np
+    allowed = [np.dtype, np.ndarray, getattr]
+    allowed += [getattr(np.dtypes, name) for name in getattr(np.dtypes, '__all__', [])]
+    core = getattr(np, '_core', None) or np.core
+    allowed += [core.multiarray.scalar, core.multiarray._reconstruct]
+    try:
+        from mmengine.logging.history_buffer import HistoryBuffer
+        allowed.append(HistoryBuffer)
+    except ImportError:  # BasicSR-only installs
+        pass
+    return allowed
+
+
 def load_state_file(path: str) -> dict:
     """``torch.load`` a checkpoint file safely, with errors that name the file."""
     if not os.path.isfile(path):
         raise CheckpointError(f'checkpoint not found: {path}')
     try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
+        with torch.serialization.safe_globals(_checkpoint_safe_globals()):
+            obj = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # truncated zip, pickle error, foreign object
         raise CheckpointError(f'cannot read checkpoint {path}: {type(err).__name__}: '
                               f'{str(err).splitlines()[0] if str(err) else ""}') from err

@@ -294,10 +294,16 @@ class _AvailableSetsMixin:
             if meta_info:
                 self.evaluator.dataset_meta = meta_info
                 runner.visualizer.dataset_meta = meta_info
-            for metrics, sampler in samplers[idx]:
-                for data in sampler:
-                    self.run_iter(idx_counter, data, metrics)
-                    idx_counter += 1
+            if hasattr(runner.visualizer, 'set_name'):  # MultiSetConcatVisualizer
+                runner.visualizer.set_name = name
+            try:
+                for metrics, sampler in samplers[idx]:
+                    for data in sampler:
+                        self.run_iter(idx_counter, data, metrics)
+                        idx_counter += 1
+            finally:
+                if hasattr(runner.visualizer, 'set_name'):
+                    runner.visualizer.set_name = None
             metrics = self.evaluator.evaluate()
             clash = sorted(metrics.keys() & merged.keys())
             if clash:

@@ -1,0 +1,13 @@
+# The demo run (configs/nlcl_demo.py) with the CVPR 2022 / official symmetric
+# layer-contrastive loss (as configs/nlcl_cvpr_symmetric.py on real data).
+_base_ = ['../nlcl_demo.py']
+
+model = dict(
+    layer_loss=dict(
+        _delete_=True,
+        type='LayerContrastiveLoss',
+        tau_bg=0.07,
+        tau_rain=0.07,
+        weight_bg=None,
+        weight_rain=None,
+        loss_weight=1.0))

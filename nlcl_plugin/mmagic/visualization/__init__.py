@@ -1,0 +1,3 @@
+from .multi_set_concat_visualizer import MultiSetConcatVisualizer
+
+__all__ = ['MultiSetConcatVisualizer']

@@ -1,0 +1,150 @@
+#!/usr/bin/env python
+"""Write the README's model-zoo table and ``configs/metafile.yml`` from measured results.
+
+    python tools/model_zoo.py [--results results/demo_comparison.json] [--readme README.md]
+        [--metafile configs/metafile.yml] [--check]
+
+The results file is written by ``tools/compare_demo.py``; nothing in the table or the
+metafile is typed by hand. The README table goes between the lines
+``<!-- model-zoo:start -->`` and ``<!-- model-zoo:end -->``. ``--check`` only compares
+(exit status 1 when either file is out of date), for tests and CI.
+
+The metafile follows MMagic's model-index schema (``Collections`` with the papers, then
+``Models`` with ``Config``, ``In Collection``, ``Metadata``, ``Name``, ``Results`` and
+``Weights``; no empty values).
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+from typing import Tuple
+
+import yaml
+
+START = '<!-- model-zoo:start -->'
+END = '<!-- model-zoo:end -->'
+
+COLLECTIONS = [
+    dict(Name='NLCL',
+         Metadata=dict(Architecture=['NLCL']),
+         Paper=dict(Title='Unsupervised Deraining: Where Contrastive Learning Meets '
+                    'Self-similarity',
+                    URL='https://arxiv.org/abs/2203.11509'),
+         README='README.md',
+         Task=['Deraining'],
+         Year=2022),
+    dict(Name='NLCL-TPAMI',
+         Metadata=dict(Architecture=['NLCL']),
+         Paper=dict(Title='Unsupervised Deraining: Where Asymmetric Contrastive Learning '
+                    'Meets Self-similarity',
+                    URL='https://arxiv.org/abs/2211.00837'),
+         README='README.md',
+         Task=['Deraining'],
+         Year=2024),
+]
+
+
+def _collection(method: dict) -> str:
+    if method['supervised']:
+        return 'NLCL'  # the same generator, trained with supervision for reference
+    return 'NLCL-TPAMI' if 'asymmetric' in method['name'] else 'NLCL'
+
+
+def _hardware(res: dict) -> str:
+    hw = res['hardware']
+    return f"{hw['device']}" if hw['device'] != 'CPU' else f"{hw['cpu']}, {hw['cores']} cores"
+
+
+def readme_table(res: dict) -> str:
+    """The Markdown block that goes between the markers."""
+    data = res['data']
+    lines = [
+        f"Measured by `{res['command'].strip()}` on {res['date']} "
+        f"({_hardware(res)}, torch {res['hardware']['torch']}). "
+        f"Each method: {res['iterations']} iterations, batch {res['batch_size']}, "
+        f"{res['crop_size']}x{res['crop_size']} crops, same seed. "
+        f"Training data: {data['train_rainy']} rainy + {data['train_clean']} unpaired clean "
+        f"crops (the supervised reference instead uses the {data['train_pairs_supervised']} "
+        f"rainy crops with their clean originals). Test: the {data['test_pairs']} paired "
+        f"demo test images; {res['metrics']}.",
+        '',
+        '| Method | Config | Training data | PSNR (Y) | SSIM (Y) | Training time |',
+        '| --- | --- | --- | ---: | ---: | ---: |',
+        f"| rainy input (no deraining) | - | - | {res['input']['psnr']:.2f} | "
+        f"{res['input']['ssim']:.4f} | - |",
+    ]
+    for m in res['methods']:
+        seconds = m.get('train_seconds')
+        time_cell = f'{seconds / 60:.1f} min' if seconds else '-'
+        data_cell = 'paired (supervised)' if m['supervised'] else 'unpaired'
+        lines.append(f"| {m['label']} | [{osp.basename(m['config'])}]({m['config']}) | "
+                     f"{data_cell} | {m['psnr']:.2f} | {m['ssim']:.4f} | {time_cell} |")
+    lines += ['', 'Results file: `results/demo_comparison.json`. Checkpoints are written '
+              'under `work_dirs/demo_comparison/` by the command above (they are not '
+              'distributed).']
+    return '\n'.join(lines)
+
+
+def metafile(res: dict) -> dict:
+    models = []
+    for m in res['methods']:
+        models.append({
+            'Config': m['config'],
+            'In Collection': _collection(m),
+            'Metadata': {
+                'Training Data': 'nlcl_demo (paired)' if m['supervised'] else 'nlcl_demo (unpaired)',
+                'Iterations': res['iterations'],
+                'Training Resources': _hardware(res),
+            },
+            'Name': f"{m['name']}_{res['iterations']}iter_nlcl-demo",
+            'Results': [{
+                'Dataset': 'nlcl_demo',
+                'Metrics': {'PSNR (Y)': round(m['psnr'], 4), 'SSIM (Y)': round(m['ssim'], 4)},
+                'Task': 'Deraining',
+            }],
+            'Weights': m['checkpoint'],
+        })
+    return {'Collections': COLLECTIONS, 'Models': models}
+
+
+def render(res: dict, readme_text: str) -> Tuple[str, str]:
+    """(new README text, metafile text)."""
+    if START not in readme_text or END not in readme_text:
+        raise ValueError(f'README lacks the {START} / {END} markers')
+    head, rest = readme_text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme = f'{head}{START}\n{readme_table(res)}\n{END}{tail}'
+    meta = ('# Generated by tools/model_zoo.py from results/demo_comparison.json; '
+            'do not edit.\n' + yaml.safe_dump(metafile(res), sort_keys=False, width=100))
+    return readme, meta
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--results', default='results/demo_comparison.json')
+    p.add_argument('--readme', default='README.md')
+    p.add_argument('--metafile', default='configs/metafile.yml')
+    p.add_argument('--check', action='store_true', help='only report whether files are current')
+    args = p.parse_args(argv)
+    with open(args.results) as f:
+        res = json.load(f)
+    with open(args.readme) as f:
+        old_readme = f.read()
+    old_meta = open(args.metafile).read() if osp.isfile(args.metafile) else ''
+    readme, meta = render(res, old_readme)
+    if args.check:
+        stale = [path for path, old, new in ((args.readme, old_readme, readme),
+                                             (args.metafile, old_meta, meta)) if old != new]
+        for path in stale:
+            print(f'{path} is out of date: run python tools/model_zoo.py', file=sys.stderr)
+        return 1 if stale else 0
+    with open(args.readme, 'w') as f:
+        f.write(readme)
+    with open(args.metafile, 'w') as f:
+        f.write(meta)
+    print(f'wrote {args.readme} (model-zoo table) and {args.metafile}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
