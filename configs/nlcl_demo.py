@@ -12,10 +12,8 @@ max_iters = 300
 decay_iters = 50
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', key='img', color_type='color', channel_order='rgb',
-         imdecode_backend='cv2'),
-    dict(type='LoadImageFromFile', key='gt', color_type='color', channel_order='rgb',
-         imdecode_backend='cv2'),
+    dict(type='LoadRGBImage', key='img', on_error='skip'),
+    dict(type='LoadRGBImage', key='gt', on_error='skip'),
     dict(type='RandomCropOrPad', keys=['img', 'gt'], crop_size=crop_size, pad_mode='reflect'),
     dict(type='PackInputs'),
 ]

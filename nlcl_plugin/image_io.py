@@ -1,46 +1,129 @@
-"""Reading and writing images for inference and data preparation, with clear errors.
+"""Reading and writing images for training, inference and data preparation, with clear errors.
 
-Every image becomes 8-bit RGB (H, W, 3). Safe conversions (grayscale, gray+alpha, RGBA,
-16-bit, float) are applied and reported as notes; unreadable files raise
-:class:`ImageReadError` naming the file.
+Every image becomes 8-bit RGB (H, W, 3). Safe conversions are applied and reported as
+notes (short fixed strings, so callers can log each kind once):
+
+* grayscale -> RGB (the gray value repeated);
+* gray+alpha and RGBA -> RGB by dropping alpha (the stored colour values are kept; no
+  compositing, which would invent a background colour);
+* palette (indexed) -> RGB through the palette (done by the decoder, no note);
+* 16-bit -> 8-bit by scaling (``round(v / 257)``, so 65535 -> 255; never truncation);
+* floating point in [0, 1] -> 8-bit;
+* with ``exif_orientation=True``, a JPEG's EXIF orientation is applied (as OpenCV's
+  ``IMREAD_COLOR`` and MMagic's ``LoadImageFromFile`` do).
+
+Unreadable files (missing, empty, truncated, corrupt, not an image) raise
+:class:`ImageReadError` naming the file. :func:`sniff_image` is a cheap check (the first
+bytes only) used when datasets are built, so hopeless files are reported up front.
 """
 import io
 import os
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
 
-__all__ = ['IMAGE_EXTENSIONS', 'ImageReadError', 'read_image', 'write_image', 'is_image_file']
+__all__ = [
+    'IMAGE_EXTENSIONS', 'ImageReadError', 'is_image_file', 'read_image', 'sniff_image',
+    'write_image'
+]
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 
 
 class ImageReadError(ValueError):
-    """An image file is missing, truncated, corrupt or not an image."""
+    """An image file is missing, truncated, corrupt or not an image.
 
-    def __init__(self, path: str, reason: str):
-        super().__init__(f'{path}: {reason}')
-        self.path = path
-        self.reason = reason
+    ``ImageReadError(path, reason)``; ``str(err)`` is ``'<path>: <reason>'``. A single
+    argument is taken as the whole message (how PyTorch's DataLoader re-raises an error
+    from a worker process), so the type survives worker processes.
+    """
+
+    def __init__(self, path: str, reason: Optional[str] = None):
+        if reason is None:
+            super().__init__(path)
+            self.path, self.reason = '', path
+        else:
+            super().__init__(f'{path}: {reason}')
+            self.path, self.reason = path, reason
+
+    def __reduce__(self):
+        return type(self), ((self.path, self.reason) if self.path else (self.reason, ))
 
 
 def is_image_file(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 
-def _check_jpeg_complete(path: str, data: bytes) -> None:
-    # OpenCV decodes a truncated JPEG into a grey-filled image with only a warning.
+# First bytes of the formats OpenCV decodes (the extensions above and a few more).
+_SIGNATURES = (
+    b'\x89PNG\r\n\x1a\n', b'\xff\xd8\xff', b'BM', b'II*\x00', b'MM\x00*', b'II+\x00',
+    b'MM\x00+', b'GIF87a', b'GIF89a', b'\x00\x00\x00\x0cjP  ', b'\xff\x4f\xff\x51',
+    b'v/1\x01', b'#?RADIANCE', b'#?RGBE', b'\x59\xa6\x6a\x95', b'Pf', b'PF')
+
+
+def sniff_image(path: str) -> Optional[str]:
+    """Why ``path`` cannot be an image, judged from its first bytes; None if it may be one.
+
+    Cheap (one small read): catches missing, unreadable and empty files and files whose
+    content is not an image format (text, HTML, archives...). Truncated or corrupt
+    images pass and are caught by :func:`read_image`.
+    """
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(16)
+    except OSError as err:
+        return f'cannot open ({err.strerror or err})'
+    if not head:
+        return 'empty file'
+    if head.startswith(_SIGNATURES):
+        return None
+    if head[:4] == b'RIFF' and head[8:12] == b'WEBP':
+        return None
+    if head[:1] == b'P' and head[1:2] in b'1234567' and len(head) > 2:  # PBM/PGM/PPM/PAM
+        return None
+    if head[4:8] == b'ftyp':  # AVIF / HEIF containers
+        return None
+    return 'not an image (unrecognised file content)'
+
+
+def _check_jpeg(path: str, data: bytes) -> int:
+    """Fully decode a JPEG with PIL (OpenCV turns a truncated JPEG into a grey-filled
+    image with only a warning); returns its EXIF orientation (1 when none)."""
     from PIL import Image
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
+            try:
+                orientation = int(im.getexif().get(0x0112, 1))
+            except Exception:  # malformed EXIF is not worth rejecting the image
+                orientation = 1
     except Exception as err:  # PIL raises OSError('image file is truncated ...') and others
         raise ImageReadError(path, f'corrupt or truncated JPEG ({err})') from err
+    return orientation if 1 <= orientation <= 8 else 1
 
 
-def read_image(path: str) -> Tuple[np.ndarray, List[str]]:
+def _apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels into displayed pixels for EXIF orientation 1..8."""
+    if orientation in (5, 6, 7, 8):
+        img = img.swapaxes(0, 1)  # transpose; the flips below finish each case
+    flip_rows = orientation in (3, 4, 7, 8)
+    flip_cols = orientation in (2, 3, 6, 7)
+    if flip_rows:
+        img = img[::-1]
+    if flip_cols:
+        img = img[:, ::-1]
+    return img
+
+
+def read_image(path: str, exif_orientation: bool = False) -> Tuple[np.ndarray, List[str]]:
     """Read ``path`` as 8-bit RGB.
+
+    Args:
+        path (str): Image file.
+        exif_orientation (bool): Apply a JPEG's EXIF orientation (as displayed by image
+            viewers and by OpenCV's ``IMREAD_COLOR``). Off by default: the output then
+            has the stored size.
 
     Returns:
         tuple: (uint8 array (H, W, 3) in RGB order, list of conversion notes such as
@@ -59,9 +142,12 @@ def read_image(path: str) -> Tuple[np.ndarray, List[str]]:
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         raise ImageReadError(path, 'not a decodable image (corrupt, truncated or unsupported format)')
-    if data[:2] == b'\xff\xd8':
-        _check_jpeg_complete(path, data)
     notes = []
+    if data[:2] == b'\xff\xd8':
+        orientation = _check_jpeg(path, data)
+        if exif_orientation and orientation != 1:
+            img = np.ascontiguousarray(_apply_orientation(img, orientation))
+            notes.append('EXIF orientation applied')
     if img.dtype == np.uint16:
         img = np.round(img.astype(np.float32) / 257.0).astype(np.uint8)
         notes.append('16-bit converted to 8-bit')

@@ -113,7 +113,7 @@ def main(argv=None):
             tqdm.write(f'{path}: {note}', file=sys.stderr)
         try:
             bg, rain = derainer(rgb)
-        except RuntimeError as err:  # e.g. out of memory on a huge photo
+        except (RuntimeError, ValueError) as err:  # out of memory; a 1x1 image (no norm stats)
             failures.append((path, f'{type(err).__name__}: {str(err).splitlines()[0]}'))
             tqdm.write(f'failed {path}: {failures[-1][1]}', file=sys.stderr)
             continue

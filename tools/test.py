@@ -5,7 +5,9 @@
         [--cfg-options key=value ...] [--launcher none|pytorch]
 
 CHECKPOINT is a checkpoint written by ``tools/train.py`` (or converted with
-``tools/convert_official_checkpoint.py --rain``).
+``tools/convert_official_checkpoint.py --rain``). A checkpoint that is unreadable or of
+another architecture, a wrong config key, or an unusable test image ends with one
+``error:`` line naming the file or key and exit status 2.
 """
 import argparse
 import json
@@ -58,9 +60,20 @@ def main(argv=None):
     # test only: no training data, loop or optimiser is needed (as in MMagic's test configs)
     options = dict(train_dataloader=None, train_cfg=None, optim_wrapper=None,
                    param_scheduler=None, **(args.cfg_options or {}))
-    runner = build_runner(args.config, work_dir=args.work_dir, cfg_options=options,
-                          launcher=args.launcher, load_from=args.checkpoint)
-    metrics = runner.test()
+    from nlcl_plugin.image_io import ImageReadError
+    from nlcl_plugin.mmagic.runner_utils import CheckpointError, ConfigError, error_line
+    try:
+        runner = build_runner(args.config, work_dir=args.work_dir, cfg_options=options,
+                              launcher=args.launcher, load_from=args.checkpoint,
+                              load_purpose='test')
+    except (ConfigError, CheckpointError, FileNotFoundError) as err:
+        print(f'error: {error_line(err)}', file=sys.stderr)
+        return 2
+    try:
+        metrics = runner.test()
+    except (FileNotFoundError, ImageReadError) as err:
+        print(f'error: {error_line(err)}', file=sys.stderr)
+        return 2
     from mmengine.dist import is_main_process
     if is_main_process():
         metrics = {k: (float(v) if hasattr(v, '__float__') else v) for k, v in metrics.items()}

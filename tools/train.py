@@ -6,6 +6,11 @@
 
 Multi-process: ``bash tools/dist_train.sh CONFIG NUM_PROCS [args]`` (torchrun). Without
 CUDA the process group uses gloo, so the same command runs several CPU processes.
+
+``--resume`` without a path continues from the work dir's last complete checkpoint.
+Problems found before training (a wrong config key, an unusable checkpoint, a missing or
+empty data folder) end with one ``error:`` line and exit status 2; training stopped on a
+non-finite loss exits with status 1.
 """
 import argparse
 import os
@@ -39,15 +44,32 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    runner = build_runner(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options,
-                          launcher=args.launcher, resume=args.resume, amp=args.amp,
-                          auto_scale_lr=args.auto_scale_lr)
+    from nlcl_plugin.image_io import ImageReadError
+    from nlcl_plugin.mmagic.datasets import DataFolderError
+    from nlcl_plugin.mmagic.hooks import NonFiniteLossError
+    from nlcl_plugin.mmagic.runner_utils import CheckpointError, ConfigError, error_line
+    try:
+        runner = build_runner(args.config, work_dir=args.work_dir,
+                              cfg_options=args.cfg_options, launcher=args.launcher,
+                              resume=args.resume, amp=args.amp,
+                              auto_scale_lr=args.auto_scale_lr)
+    except (ConfigError, CheckpointError, FileNotFoundError) as err:
+        print(f'error: {error_line(err)}', file=sys.stderr)
+        return 2
     from mmagic.utils import print_colored_log
     print_colored_log(f'Working directory: {runner.work_dir}')
     print_colored_log(f'Log directory: {runner.log_dir}')
-    runner.train()
+    try:
+        runner.train()
+    except (DataFolderError, ImageReadError) as err:
+        print(f'error: {error_line(err)}', file=sys.stderr)
+        return 2
+    except NonFiniteLossError as err:
+        print(f'error: {error_line(err)}', file=sys.stderr)
+        return 1
     print_colored_log(f'Checkpoints saved under {runner.work_dir}')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

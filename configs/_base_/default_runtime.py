@@ -6,13 +6,19 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # mmengine's CheckpointHook with crash-safe writes (temporary file + rename; old
+    # checkpoints deleted only after the new one is complete), so `--resume` always finds
+    # a complete checkpoint after a kill
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         interval=5000,
         by_epoch=False,
         max_keep_ckpts=5,
         save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # a NaN/inf loss: the update is not applied, the iteration is logged with every loss
+    # term; mode='stop' ends training instead (the last checkpoint is kept)
+    nonfinite_loss=dict(type='NonFiniteLossHook', mode='skip', max_consecutive=10),
 )
 
 env_cfg = dict(

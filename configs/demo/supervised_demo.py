@@ -13,10 +13,8 @@ model = dict(
         type='DataPreprocessor', mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5]))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', key='img', color_type='color', channel_order='rgb',
-         imdecode_backend='cv2'),
-    dict(type='LoadImageFromFile', key='gt', color_type='color', channel_order='rgb',
-         imdecode_backend='cv2'),
+    dict(type='LoadRGBImage', key='img', on_error='skip'),
+    dict(type='LoadRGBImage', key='gt', on_error='skip'),
     dict(type='SetValues', dictionary=dict(scale=1)),
     dict(type='PairedRandomCrop', gt_patch_size={{_base_.crop_size}}),
     dict(type='PackInputs'),

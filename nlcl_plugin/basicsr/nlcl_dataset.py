@@ -5,7 +5,14 @@
    photograph (NLCL's discriminator needs real clean images, not matching ones). Never
    compute PSNR/SSIM against it; validate with BasicSR's ``PairedImageDataset`` on a
    paired ``{input,target}`` split instead.
+
+Bad files, as in the MMagic adapter: empty files and files that are not images are left
+out when the dataset is built (one warning listing them); files that fail when decoded
+(truncated, corrupt) are skipped at load time with a warning naming them and a running
+count, and another item is drawn. Safe conversions (grayscale, RGBA, palette, 16-bit)
+are logged once per kind.
 """
+import logging
 import os
 import os.path as osp
 import random
@@ -18,7 +25,12 @@ from torch.utils import data as data
 from basicsr.data.transforms import augment
 from basicsr.utils.registry import DATASET_REGISTRY
 
-from ..image_io import is_image_file, read_image
+from ..image_io import ImageReadError, is_image_file, read_image, sniff_image
+
+logger = logging.getLogger('basicsr')
+
+# Items drawn in a row before an unreadable-file streak becomes an error.
+MAX_RETRIES = 100
 
 __all__ = ['UnpairedRainImageDataset', 'random_crop_or_pad', 'scan_image_folder']
 
@@ -126,6 +138,8 @@ class UnpairedRainImageDataset(data.Dataset):
         if opt.get('prepare_demo', False):
             from ..data.demo_data import prepare_demo_data
             prepare_demo_data(osp.dirname(osp.abspath(self.rainy_folder)))
+        self.unreadable = {}  # path -> reason, files skipped at load (per process)
+        self._noted = set()  # conversion kinds already logged (per process)
         self.rainy_paths = self._scan('dataroot_rainy', self.rainy_folder)
         self.clean_paths = self._scan('dataroot_clean', self.clean_folder)
 
@@ -146,10 +160,27 @@ class UnpairedRainImageDataset(data.Dataset):
         if not paths:
             raise FileNotFoundError(f'{type(self).__name__}: no images under '
                                     f'{osp.abspath(folder)} {where}')
+        bad = [(p, why) for p in paths for why in [sniff_image(p)] if why is not None]
+        if bad:
+            listed = ', '.join(f'{p} ({why})' for p, why in bad[:10])
+            listed += f' and {len(bad) - 10} more' if len(bad) > 10 else ''
+            if len(bad) == len(paths):
+                raise FileNotFoundError(f'{type(self).__name__}: none of the {len(paths)} '
+                                        f'image files under {osp.abspath(folder)} is usable: '
+                                        f'{listed} {where}')
+            logger.warning(f'{type(self).__name__}: left out {len(bad)} unusable file(s) '
+                           f'of {len(paths)}: {listed}')
+            skip = {p for p, _ in bad}
+            paths = [p for p in paths if p not in skip]
         return paths
 
     def _load(self, path: str) -> np.ndarray:
-        img, _ = read_image(path)
+        img, notes = read_image(path, exif_orientation=True)
+        for note in notes:
+            if note not in self._noted:
+                self._noted.add(note)
+                logger.info(f'{type(self).__name__}: {note} (first file: {path}); further '
+                            'files of this kind are converted the same way without a message')
         img = img.astype(np.float32) / 255.
         if self.crop_size is not None:
             img = random_crop_or_pad(img, self.crop_size)
@@ -158,17 +189,31 @@ class UnpairedRainImageDataset(data.Dataset):
         return img
 
     def __getitem__(self, index: int) -> dict:
-        rainy_path = self.rainy_paths[index % len(self.rainy_paths)]
-        if self.random_partner:
-            clean_path = self.clean_paths[random.randrange(len(self.clean_paths))]
-        else:
-            clean_path = self.clean_paths[index % len(self.clean_paths)]
-        return {
-            'lq': _to_tensor(self._load(rainy_path)),
-            'gt': _to_tensor(self._load(clean_path)),
-            'lq_path': rainy_path,
-            'gt_path': clean_path,
-        }
+        """Item ``index``; an unreadable file is skipped (logged once by path) and
+        another item is drawn at random, up to :data:`MAX_RETRIES` times in a row."""
+        for _ in range(MAX_RETRIES):
+            rainy_path = self.rainy_paths[index % len(self.rainy_paths)]
+            if self.random_partner:
+                clean_path = self.clean_paths[random.randrange(len(self.clean_paths))]
+            else:
+                clean_path = self.clean_paths[index % len(self.clean_paths)]
+            try:
+                return {
+                    'lq': _to_tensor(self._load(rainy_path)),
+                    'gt': _to_tensor(self._load(clean_path)),
+                    'lq_path': rainy_path,
+                    'gt_path': clean_path,
+                }
+            except ImageReadError as err:
+                if err.path not in self.unreadable:
+                    self.unreadable[err.path] = err.reason
+                    logger.warning(f'{type(self).__name__}: skipped unreadable image '
+                                   f'{err.path}: {err.reason} ({len(self.unreadable)} '
+                                   'unreadable file(s) skipped so far in this process)')
+                index = random.randrange(len(self))
+        listed = ', '.join(f'{p} ({why})' for p, why in sorted(self.unreadable.items())[:10])
+        raise RuntimeError(f'{type(self).__name__} ({self.name!r}): no readable image pair '
+                           f'after {MAX_RETRIES} tries; unreadable files: {listed}')
 
     def __len__(self) -> int:
         return max(len(self.rainy_paths), len(self.clean_paths))

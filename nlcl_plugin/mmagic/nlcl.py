@@ -110,6 +110,10 @@ class NLCL(BaseEditModel):
             consistency_loss=_build(consistency_loss),
             sparsity_loss=_build(sparsity_loss),
             **objective)
+        # Set by NonFiniteLossHook: apply an update only when its loss is finite on every
+        # rank (``nonfinite_skipped`` then names the updates skipped this iteration).
+        self.skip_nonfinite_updates = False
+        self.nonfinite_skipped: List[str] = []
         self.disc_steps = int(self.train_cfg.get('disc_steps', 1))
         self.disc_init_steps = int(self.train_cfg.get('disc_init_steps', 0))
         self.register_buffer('step_counter', torch.tensor(0), persistent=True)
@@ -161,6 +165,7 @@ class NLCL(BaseEditModel):
         disc_ow = optim_wrapper['discriminator']
         generator_step = int(self.step_counter) >= self.disc_init_steps
         log_vars = {}
+        self.nonfinite_skipped = []
 
         # Without a generator step nothing may record a graph through the DDP wrappers.
         with gen_ow.optim_context(self.generator), torch.set_grad_enabled(generator_step):
@@ -170,7 +175,8 @@ class NLCL(BaseEditModel):
             with disc_ow.optim_context(self.discriminator):
                 d_losses = objective.discriminator_loss(self.discriminator, bg, clean)
                 loss_d, log_d = self.parse_losses(d_losses)
-            disc_ow.update_params(loss_d)
+            if self._update_allowed(loss_d, 'discriminator'):
+                disc_ow.update_params(loss_d)
         log_vars.update({'loss_d': log_d.pop('loss'), **log_d})
 
         if generator_step:
@@ -181,12 +187,31 @@ class NLCL(BaseEditModel):
                     self.generator, getattr(self.discriminator, 'module', self.discriminator),
                     rainy, bg, rain, clean, identity, generator_rng=self.sampling_rng())
                 loss_g, log_g = self.parse_losses(g_losses)
-            self._generator_update(optim_wrapper, loss_g)
+            if self._update_allowed(loss_g, 'generator'):
+                self._generator_update(optim_wrapper, loss_g)
             set_requires_grad(self.discriminator, True)
             log_vars.update({'loss_g': log_g.pop('loss'), **log_g})
             log_vars['layer_floor_gap'] = log_g['loss_layer'] - objective.layer_floor()
         self.step_counter += 1
         return log_vars
+
+    def _update_allowed(self, loss: torch.Tensor, name: str) -> bool:
+        """False when the non-finite guard is on and ``loss`` is NaN/inf on any rank.
+
+        Every rank takes the same decision (one all-reduce of a flag), so a skipped
+        backward cannot leave the other ranks waiting in a gradient all-reduce.
+        """
+        if not self.skip_nonfinite_updates:
+            return True
+        bad = (~torch.isfinite(loss.detach())).any().float().reshape(1)
+        if (torch.distributed.is_available() and torch.distributed.is_initialized()
+                and torch.distributed.get_world_size() > 1):
+            torch.distributed.all_reduce(bad, op=torch.distributed.ReduceOp.MAX)
+        if bool(bad.item()):
+            if name not in self.nonfinite_skipped:
+                self.nonfinite_skipped.append(name)
+            return False
+        return True
 
     def sampling_rng(self) -> torch.Generator:
         """The samplers' random generator for this iteration.

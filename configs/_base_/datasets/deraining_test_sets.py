@@ -22,17 +22,19 @@
 # AvailableSetsTestLoop evaluates the sets that are present and skips the others with
 # one warning each (naming the set and the folder it looked for); it fails only when
 # none is present. `tools/test.py` returns/prints the metrics of the evaluated sets.
+#
+# Images are read as 8-bit RGB with safe conversions (LoadRGBImage: gray, RGBA, palette,
+# 16-bit scaled, not truncated). An unreadable file stops the evaluation with its path:
+# metrics are only reported over complete sets. (type='CheckedImageDataset' instead of
+# BasicImageDataset also checks every file when the set is built, before any inference.)
 derain_test_pipeline = [
-    dict(type='LoadImageFromFile', key='img', color_type='color', channel_order='rgb',
-         imdecode_backend='cv2'),
-    dict(type='LoadImageFromFile', key='gt', color_type='color', channel_order='rgb',
-         imdecode_backend='cv2'),
+    dict(type='LoadRGBImage', key='img'),
+    dict(type='LoadRGBImage', key='gt'),
     dict(type='PackInputs'),
 ]
 # no ground truth: only the rainy image is loaded
 derain_no_reference_pipeline = [
-    dict(type='LoadImageFromFile', key='img', color_type='color', channel_order='rgb',
-         imdecode_backend='cv2'),
+    dict(type='LoadRGBImage', key='img'),
     dict(type='PackInputs'),
 ]
 # shared dataloader settings (2 workers: image decoding overlaps with the model and the

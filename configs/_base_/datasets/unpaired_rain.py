@@ -5,20 +5,19 @@ data_root = 'data/real_rain'
 crop_size = 256
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', key='img', color_type='color', channel_order='rgb',
-         imdecode_backend='cv2'),
-    dict(type='LoadImageFromFile', key='gt', color_type='color', channel_order='rgb',
-         imdecode_backend='cv2'),
+    # 8-bit RGB with safe conversions (gray, RGBA, palette, 16-bit); an unreadable file
+    # is skipped with a warning naming it, and another item is drawn
+    dict(type='LoadRGBImage', key='img', on_error='skip'),
+    dict(type='LoadRGBImage', key='gt', on_error='skip'),
     # independent random crops (the two images are unrelated); smaller images are
     # reflect-padded up to the crop, never stretched
     dict(type='RandomCropOrPad', keys=['img', 'gt'], crop_size=crop_size, pad_mode='reflect'),
     dict(type='PackInputs'),
 ]
+# evaluation sees every image: an unreadable file stops with its path
 test_pipeline = [
-    dict(type='LoadImageFromFile', key='img', color_type='color', channel_order='rgb',
-         imdecode_backend='cv2'),
-    dict(type='LoadImageFromFile', key='gt', color_type='color', channel_order='rgb',
-         imdecode_backend='cv2'),
+    dict(type='LoadRGBImage', key='img'),
+    dict(type='LoadRGBImage', key='gt'),
     dict(type='PackInputs'),
 ]
 
@@ -40,7 +39,8 @@ val_dataloader = dict(
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='BasicImageDataset',
+        # MMagic's BasicImageDataset, files checked when built
+        type='CheckedImageDataset',
         metainfo=dict(dataset_type='real_rain_val', task_name='deraining'),
         data_root=data_root + '/val',
         data_prefix=dict(img='input', gt='target'),

@@ -1,7 +1,8 @@
 """Datasets over the built-in demo data, which they generate on first use.
 
 ``DemoUnpairedRainDataset`` and ``DemoPairedRainDataset`` behave exactly like
-``UnpairedRainDataset`` and MMagic's ``BasicImageDataset``, but first call
+``UnpairedRainDataset`` and ``CheckedImageDataset`` (MMagic's ``BasicImageDataset``
+with its files checked up front), but first call
 :func:`nlcl_plugin.data.prepare_demo_data` (instant when the data is already there), so
 ``configs/nlcl_demo.py`` runs on a fresh checkout with nothing downloaded.
 """
@@ -10,19 +11,18 @@ from __future__ import annotations
 import os.path as osp
 from typing import Callable, List, Optional, Sequence, Union
 
-from mmagic.datasets import BasicImageDataset
 from mmagic.registry import DATASETS
 
 from ...data.demo_data import DEFAULT_SEED, prepare_demo_data
+from .checked_image_dataset import CheckedImageDataset
 from .unpaired_rain_dataset import UnpairedRainDataset
 
 __all__ = ['DemoPairedRainDataset', 'DemoUnpairedRainDataset']
 
 
 def _test_pipeline() -> List[dict]:
-    load = dict(type='LoadImageFromFile', color_type='color', channel_order='rgb',
-                imdecode_backend='cv2')
-    return [dict(load, key='img'), dict(load, key='gt'), dict(type='PackInputs')]
+    return [dict(type='LoadRGBImage', key='img'), dict(type='LoadRGBImage', key='gt'),
+            dict(type='PackInputs')]
 
 
 @DATASETS.register_module()
@@ -45,19 +45,20 @@ class DemoUnpairedRainDataset(UnpairedRainDataset):
 
 
 @DATASETS.register_module()
-class DemoPairedRainDataset(BasicImageDataset):
-    """MMagic's ``BasicImageDataset`` over the demo data's paired ``test`` split.
+class DemoPairedRainDataset(CheckedImageDataset):
+    """``CheckedImageDataset`` (MMagic's ``BasicImageDataset``) over the demo data's
+    paired ``test`` split.
 
     Args:
         data_root (str): The demo test folder ``<demo root>/test``. Defaults to
             ``'data/nlcl_demo/test'``.
         data_prefix (dict): Defaults to ``dict(img='input', gt='target')``.
-        pipeline (list, optional): Defaults to loading ``img`` and ``gt`` as RGB and
-            ``PackInputs``.
+        pipeline (list, optional): Defaults to ``LoadRGBImage`` for ``img`` and ``gt``
+            and ``PackInputs``.
         demo_root (str, optional): The demo data folder to build; defaults to the parent
             of ``data_root`` (which must then be named ``test``).
         demo_seed (int): Master seed of the demo data.
-        **kwargs: Passed to ``BasicImageDataset``.
+        **kwargs: Passed to ``CheckedImageDataset``.
 
     Raises:
         ValueError: ``demo_root`` is not given and ``data_root`` is not ``.../test``.

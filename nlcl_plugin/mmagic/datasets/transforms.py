@@ -8,24 +8,47 @@ Images smaller than the crop are never stretched:
 
 * ``pad_mode='reflect'`` (default): reflect-pad (mirror without repeating the border
   pixel, i.e. ``numpy.pad(mode='reflect')`` / ``cv2.BORDER_REFLECT_101``) up to the crop
-  size, the original centred (extra pixel after it when the padding is odd), then crop;
+  size, the original centred (extra pixel after it when the padding is odd), then crop.
+  Padding wider than the image keeps mirroring back and forth (a 2-pixel row ``ab``
+  becomes ``...babab...``); an axis of a single pixel cannot be mirrored and is
+  replicated instead (numpy's behaviour), so even a 1x1 image gives a valid crop;
 * ``pad_mode='resize'``: upscale keeping the aspect ratio until the short side covers
   the crop (bicubic), then crop.
+
+A crop larger than *every* image of the data is therefore allowed (it pads every image);
+the first padded image is logged once per process so that the case does not go
+unnoticed.
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Dict, List, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.logging import print_log
 
 from mmagic.registry import TRANSFORMS
 
 __all__ = ['RandomCropOrPad']
 
 PAD_MODES = ('reflect', 'resize')
+
+_padding_logged = False  # per process: the first padded image is logged
+
+
+def _log_padding_once(h: int, w: int, crop: Tuple[int, int], mode: str) -> None:
+    global _padding_logged
+    if _padding_logged:
+        return
+    _padding_logged = True
+    how = 'reflect-padded' if mode == 'reflect' else 'upscaled'
+    print_log(f'RandomCropOrPad: an image of {h}x{w} is smaller than the crop '
+              f'{crop[0]}x{crop[1]} and is {how} (pad_mode={mode!r}); further small '
+              'images are handled the same way without a message', logger='current',
+              level=logging.INFO)
 
 
 def _as_three_channels(img: np.ndarray, key: str) -> np.ndarray:
@@ -97,6 +120,7 @@ class RandomCropOrPad(BaseTransform):
         h, w = img.shape[:2]
         if h >= ch and w >= cw:
             return img, [[0, 0], [0, 0]], 1.0
+        _log_padding_once(h, w, self.crop_size, self.pad_mode)
         if self.pad_mode == 'resize':
             scale = max(ch / h, cw / w)
             # the 1e-6 keeps float noise (40 * 1.6 = 64.00000000000001) from adding a pixel
@@ -106,7 +130,8 @@ class RandomCropOrPad(BaseTransform):
             return resized, [[0, 0], [0, 0]], float(scale)
         pad_h, pad_w = max(0, ch - h), max(0, cw - w)
         pad = [[pad_h // 2, pad_h - pad_h // 2], [pad_w // 2, pad_w - pad_w // 2]]
-        # numpy reflects repeatedly when the padding exceeds the image size
+        # numpy reflects repeatedly when the padding exceeds the image size and
+        # replicates an axis of length 1 (which has nothing to mirror)
         return np.pad(img, (pad[0], pad[1], (0, 0)), mode='reflect'), pad, 1.0
 
     def transform(self, results: Dict) -> Dict:

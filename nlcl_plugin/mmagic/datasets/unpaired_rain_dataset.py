@@ -10,22 +10,78 @@
 Why not MMagic's ``UnpairedImageDataset``: it hard-codes ``trainA`` / ``trainB``
 folder names, emits ``img_A_path`` / ``img_B_path`` (so configs need a ``KeyMapper``),
 and asserts instead of naming the config key when a folder is empty.
+
+Unusable files: when the dataset is built, every file's first bytes are checked
+(:func:`nlcl_plugin.image_io.sniff_image`, one small read per file); empty files and
+files that are not images are left out and listed in one warning. Files that only fail
+when decoded (truncated, corrupt) are skipped at load time by ``LoadRGBImage(...,
+on_error='skip')``, which logs each by path with a running count; mmengine's
+``BaseDataset`` then draws another item, and training continues.
 """
 from __future__ import annotations
 
+import logging
 import os
 import os.path as osp
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 
 from mmagic.registry import DATASETS
 
-__all__ = ['IMG_EXTENSIONS', 'UnpairedRainDataset', 'scan_images']
+from ...image_io import sniff_image
+
+__all__ = [
+    'DataFolderError', 'IMG_EXTENSIONS', 'UnpairedRainDataset', 'find_unusable_images',
+    'scan_images'
+]
 
 #: Image file extensions (matched case-insensitively).
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
+
+# Paths listed in one message before "... and N more".
+_LIST_AT_MOST = 10
+
+
+class DataFolderError(FileNotFoundError):
+    """A data folder is missing, holds no usable image, or holds unusable files that
+    must not be skipped (evaluation). The message names the folder or files and the
+    config key."""
+
+
+def find_unusable_images(paths: Sequence[str]) -> List[Tuple[str, str]]:
+    """``(path, reason)`` of the local files that cannot be images (cheap check: the
+    first bytes of each file, see :func:`nlcl_plugin.image_io.sniff_image`)."""
+    bad = []
+    for path in paths:
+        if '://' in str(path):  # remote storage: left to the loader
+            continue
+        reason = sniff_image(path)
+        if reason is not None:
+            bad.append((str(path), reason))
+    return bad
+
+
+def format_file_list(items: Sequence[Tuple[str, str]]) -> str:
+    """'a.png (empty file), b.jpg (...)' with at most ``_LIST_AT_MOST`` entries."""
+    shown = ', '.join(f'{p} ({why})' for p, why in items[:_LIST_AT_MOST])
+    more = len(items) - _LIST_AT_MOST
+    return shown + (f' and {more} more' if more > 0 else '')
+
+
+def _other_files(folder: str, suffixes: Sequence[str]) -> List[str]:
+    """Extensions of the files under ``folder`` that are not images, for error messages."""
+    suffixes = tuple(s.lower() for s in suffixes)
+    exts = set()
+    for _, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = [d for d in dirnames if not d.startswith('.')]
+        for name in filenames:
+            ext = osp.splitext(name)[1].lower()
+            if not name.startswith('.') and ext not in suffixes:
+                exts.add(ext or '(no extension)')
+    return sorted(exts)
 
 
 def scan_images(folder: str, suffixes: Sequence[str] = IMG_EXTENSIONS) -> List[str]:
@@ -66,7 +122,7 @@ class UnpairedRainDataset(BaseDataset):
     (mmengine seeds it per worker, so the pairing is reproducible with
     ``randomness=dict(seed=...)`` and changes from epoch to epoch), or ``i % n_clean``
     in ``test_mode``. ``len(dataset) = max(n_rainy, n_clean)``. The standard pipeline
-    ``LoadImageFromFile(key='img')``, ``LoadImageFromFile(key='gt')``,
+    ``LoadRGBImage(key='img')``, ``LoadRGBImage(key='gt')``,
     ``RandomCropOrPad(keys=['img', 'gt'])``, ``PackInputs()`` then gives
     ``inputs`` = rainy (3, H, W) and ``data_samples.gt_img`` = the UNPAIRED clean image.
 
@@ -87,12 +143,17 @@ class UnpairedRainDataset(BaseDataset):
             default ``False`` a missing or empty folder fails when the dataset is
             built, before training starts.
         indices (int | Sequence[int], optional): Keep only these items.
-        max_refetch (int): mmengine's retry count when a pipeline returns ``None``.
+        max_refetch (int): mmengine's retry count when a pipeline returns ``None`` (an
+            unreadable file with ``LoadRGBImage(on_error='skip')``).
+        check_files (bool): Check every file's first bytes when the dataset is built
+            and leave out (with one warning listing them) empty files and files that
+            are not images. Default True.
 
     Raises:
         KeyError: ``data_prefix`` lacks ``rainy`` or ``clean``.
-        FileNotFoundError: A folder is missing or holds no image; the message names the
-            folder and the config key (``data_prefix.rainy`` / ``data_prefix.clean``).
+        DataFolderError: (a ``FileNotFoundError``) A folder is missing or holds no
+            usable image; the message names the folder and the config key
+            (``data_prefix.rainy`` / ``data_prefix.clean``).
     """
 
     METAINFO = dict(dataset_type='unpaired_rain', task_name='deraining')
@@ -108,7 +169,8 @@ class UnpairedRainDataset(BaseDataset):
                  serialize_data: bool = True,
                  lazy_init: bool = False,
                  indices: Optional[Union[int, Sequence[int]]] = None,
-                 max_refetch: int = 1000) -> None:
+                 max_refetch: int = 1000,
+                 check_files: bool = True) -> None:
         if data_prefix is None:
             data_prefix = dict(rainy='train_rainy', clean='train_clean')
         missing = [k for k in self.DOMAINS if k not in data_prefix]
@@ -118,6 +180,8 @@ class UnpairedRainDataset(BaseDataset):
                            f'{dict(data_prefix)!r})')
         self._raw_prefix = dict(data_prefix)
         self.img_suffix = tuple(img_suffix)
+        self.check_files = bool(check_files)
+        self.unusable_files: List[Tuple[str, str]] = []
         self._clean_paths = np.array([], dtype=str)
         self._clean_keys = np.array([], dtype=str)
         self.num_rainy = 0
@@ -138,14 +202,32 @@ class UnpairedRainDataset(BaseDataset):
         where = (f'(config key data_prefix.{domain}={self._raw_prefix[domain]!r}, '
                  f'data_root={self.data_root!r})')
         if not osp.isdir(folder):
-            raise FileNotFoundError(f'{type(self).__name__}: the {domain} image folder '
-                                    f'{osp.abspath(folder)} does not exist {where}')
+            raise DataFolderError(f'{type(self).__name__}: the {domain} image folder '
+                                  f'{osp.abspath(folder)} does not exist {where}')
         paths = scan_images(folder, self.img_suffix)
         if not paths:
-            raise FileNotFoundError(
+            others = _other_files(folder, self.img_suffix)
+            found = (f'; it holds only files with other extensions ({", ".join(others)})'
+                     if others else '')
+            raise DataFolderError(
                 f'{type(self).__name__}: no {domain} images '
-                f'({", ".join(self.img_suffix)}, any case) under {osp.abspath(folder)} '
-                f'{where}')
+                f'({", ".join(self.img_suffix)}, any case) under {osp.abspath(folder)}'
+                f'{found} {where}')
+        if self.check_files:
+            bad = find_unusable_images(paths)
+            if bad:
+                self.unusable_files += bad
+                if len(bad) == len(paths):
+                    raise DataFolderError(
+                        f'{type(self).__name__}: none of the {len(paths)} {domain} '
+                        f'image files under {osp.abspath(folder)} is usable: '
+                        f'{format_file_list(bad)} {where}')
+                print_log(
+                    f'{type(self).__name__}: left out {len(bad)} unusable {domain} '
+                    f'file(s) of {len(paths)}: {format_file_list(bad)}',
+                    logger='current', level=logging.WARNING)
+                skip = {p for p, _ in bad}
+                paths = [p for p in paths if p not in skip]
         return paths
 
     @staticmethod
@@ -176,6 +258,21 @@ class UnpairedRainDataset(BaseDataset):
                 info.update(gt_path=clean[j], clean_key=str(self._clean_keys[j]))
             data_list.append(info)
         return data_list
+
+    def __getitem__(self, idx: int) -> dict:
+        """As ``BaseDataset.__getitem__``; when every retry met an unreadable file, the
+        error lists the files skipped in this process."""
+        try:
+            return super().__getitem__(idx)
+        except Exception as err:
+            if self.test_mode or not str(err).startswith('Cannot find valid image'):
+                raise
+            from .loading import unreadable_files
+            bad = sorted(unreadable_files().items())
+            raise RuntimeError(
+                f'{type(self).__name__}: no readable rainy/clean pair after '
+                f'{self.max_refetch} retries; unreadable files skipped in this process: '
+                f'{format_file_list(bad) if bad else "none (check the pipeline)"}') from err
 
     def get_data_info(self, idx: int) -> dict:
         """The ``idx``-th item: its rainy path and a clean partner path.
