@@ -85,6 +85,27 @@ def run(cmd: List[str], log_path: str) -> float:
     return time.time() - start
 
 
+def logged_train_seconds(log_path: str, iters: int) -> Optional[float]:
+    """Training time recorded in a ``train.log`` (first log line to the final save)."""
+    import re
+    stamps, end = [], None
+    try:
+        with open(log_path) as f:
+            for line in f:
+                m = re.match(r'(\d\d/\d\d \d\d:\d\d:\d\d) - mmengine', line)
+                if not m:
+                    continue
+                stamp = datetime.datetime.strptime(m.group(1), '%m/%d %H:%M:%S')
+                stamps.append(stamp)
+                if f'Saving checkpoint at {iters} iterations' in line:
+                    end = stamp
+    except OSError:
+        return None
+    if not stamps or end is None:
+        return None
+    return (end - stamps[0]).total_seconds()
+
+
 def train_and_evaluate(name: str, iters: int, work_root: str, reuse: bool) -> dict:
     label, config, supervised = METHODS[name]
     work = osp.join(work_root, name)
@@ -108,6 +129,8 @@ def train_and_evaluate(name: str, iters: int, work_root: str, reuse: bool) -> di
                psnr=report['psnr'], ssim=report['ssim'],
                input_psnr=report['input_psnr'], input_ssim=report['input_ssim'],
                test_images=report['images'])
+    if train_seconds is None:  # --reuse: the time the earlier run logged
+        train_seconds = logged_train_seconds(osp.join(work, 'train.log'), iters)
     if train_seconds is not None:
         row['train_seconds'] = round(train_seconds, 1)
     print(f'[{name}] PSNR {row["psnr"]:.3f}  SSIM {row["ssim"]:.4f}', flush=True)
