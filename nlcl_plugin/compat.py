@@ -22,6 +22,10 @@ The fixes (one line of *why* each):
 * ``mmengine.dist.utils``: mmengine's torchrun start-up calls ``torch.cuda.set_device``
   unconditionally, which fails on CPU-only torch; without CUDA the process group is
   started directly (gloo), so several CPU processes can train together.
+* ``mmengine.optim.optimizer.amp_optimizer_wrapper``: ``AmpOptimWrapper`` asserts a
+  GPU/NPU/MLU/MUSA device when built, although torch and mmengine's own ``autocast``
+  run bf16 autocast on CPU; without an accelerator the assertion is let through, so
+  ``--amp`` (bf16 there) trains on CPU too. Its GradScaler then disables itself.
 * ``basicsr.train``: basicsr's resume maps the state onto CUDA unconditionally; on a
   machine without CUDA it is loaded onto the CPU instead.
 """
@@ -161,6 +165,18 @@ def _mmengine_cpu_dist(module):
 
     _init_dist_pytorch._nlcl_patched = True
     module._init_dist_pytorch = _init_dist_pytorch
+
+
+@_post('mmengine.optim.optimizer.amp_optimizer_wrapper')
+def _mmengine_amp_on_cpu(module):
+    accelerators = ('is_cuda_available', 'is_npu_available', 'is_mlu_available',
+                    'is_musa_available')
+    if any(getattr(module, name, lambda: False)() for name in accelerators):
+        return
+    # The name is used only by AmpOptimWrapper.__init__'s device assertion; the wrapper's
+    # autocast (mmengine.runner.amp) handles CPU bf16, and its GradScaler disables itself
+    # without CUDA (bf16 needs no loss scaling).
+    module.is_cuda_available = lambda: True
 
 
 class _CpuResumeTorch:

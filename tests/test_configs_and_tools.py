@@ -59,12 +59,16 @@ def test_train_resume_and_test_tools(tmp_path):
     ckpt_r = torch.load(work_r / 'iter_2.pth', map_location='cpu', weights_only=False)
     assert ckpt_r['meta']['iter'] == 2
     # Convolution biases that feed an InstanceNorm have no gradient in exact arithmetic;
-    # Adam turns their rounding-noise gradients into steps of up to lr, so they are
-    # compared against one step; every other tensor must match tightly.
+    # Adam turns their rounding-noise gradients into steps of up to about lr. At its
+    # second step with betas (0.5, 0.999) |m_hat / sqrt(v_hat)| <= 1.06, so two runs
+    # with different noise differ by at most 2.11 lr there; every other tensor must
+    # match tightly.
+    demo_cfg = Config.fromfile(osp.join(REPO, 'configs', 'nlcl_demo.py'))
+    lr = demo_cfg.optim_wrapper.generator.optimizer.lr
     for k, v in ckpt2['state_dict'].items():
         got = ckpt_r['state_dict'][k]
         if k.endswith('bias'):
-            assert float((got.float() - v.float()).abs().max()) <= 2.5e-4, k
+            assert float((got.float() - v.float()).abs().max()) <= 2.2 * lr, k
         else:
             torch.testing.assert_close(got, v, rtol=1e-4, atol=1e-5, msg=k)
     # test tool prints a table
@@ -116,3 +120,36 @@ def test_supervised_reference_crops_rainy_and_clean_at_the_same_place(tmp_path):
         assert int(diff.min()) >= 0 and (diff == 0).float().mean() > 0.3
         assert osp.basename(item['data_samples'].img_path) == osp.basename(
             item['data_samples'].gt_path)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU (bf16) AMP set-up')
+def test_train_tool_amp_on_cpu(tmp_path):
+    """``tools/train.py --amp`` on CPU: AmpOptimWrapper with bf16 autocast, and it trains."""
+    import warnings
+
+    from nlcl_plugin.mmagic.runner_utils import build_runner
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # GradScaler: "CUDA is not available. Disabling"
+        runner = build_runner(
+            osp.join(REPO, 'configs', 'nlcl_demo.py'), work_dir=str(tmp_path / 'w'), amp=True,
+            cfg_options={'train_cfg.max_iters': 1, 'train_cfg.val_interval': 10,
+                         'train_dataloader.num_workers': 0,
+                         'train_dataloader.persistent_workers': False,
+                         'train_dataloader.dataset.data_root': str(tmp_path / 'demo'),
+                         'val_dataloader.dataset.data_root': str(tmp_path / 'demo' / 'test'),
+                         'test_dataloader.dataset.data_root': str(tmp_path / 'demo' / 'test'),
+                         'train_dataloader.dataset.pipeline.2.crop_size': 32})
+        runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)  # as train() does
+        for name in ('generator', 'discriminator'):
+            wrapper = runner.optim_wrapper[name]
+            assert type(wrapper).__name__ == 'AmpOptimWrapper'
+            assert wrapper.cast_dtype == torch.bfloat16
+        model = runner.model
+        with runner.optim_wrapper['generator'].optim_context(model):
+            assert torch.is_autocast_enabled('cpu')
+            assert torch.get_autocast_dtype('cpu') == torch.bfloat16
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        runner.train()
+    assert runner.iter == 1
+    assert any(not torch.equal(p, before[n]) for n, p in model.named_parameters()
+               if n.startswith('generator.'))

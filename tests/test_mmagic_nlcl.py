@@ -101,12 +101,73 @@ def test_generator_loss_is_the_sum_of_the_loss_modules():
     torch.testing.assert_close(total, sum(expected.values()), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize('loc_identity', [True, False])
+def test_recorded_source_taps_give_the_same_losses_and_gradients(loc_identity):
+    """The training step reuses G_B's taps of O (and B_u) from the decomposition's forward;
+    the losses and every gradient equal those with the taps computed separately."""
+    torch.manual_seed(4)
+    model, _ = build(loc_identity=loc_identity)
+    data = model.data_preprocessor(batch(seed=5), True)
+    rainy, clean = data['inputs'], data['data_samples'].gt_img
+    obj = model.objective
+    params = [p for p in model.parameters() if p.requires_grad]
+    results = []
+    for reuse in (False, True):
+        model.zero_grad()
+        parts = model.decompose(rainy, clean, with_features=reuse)
+        assert len(parts) == (4 if reuse else 3)
+        if reuse:
+            assert [len(f) for f in parts[3]] == [len(obj.loc_layers)] * (2 if loc_identity else 1)
+        bg, rain, identity = parts[:3]
+        losses = obj.generator_losses(model.generator, model.discriminator, rainy, bg, rain,
+                                      clean, identity,
+                                      generator_rng=torch.Generator().manual_seed(9),
+                                      source_features=parts[3] if reuse else None)
+        sum(losses.values()).backward()
+        results.append(({k: v.detach() for k, v in losses.items()},
+                        [None if p.grad is None else p.grad.clone() for p in params]))
+    (loss_a, grad_a), (loss_b, grad_b) = results
+    for key in loss_a:
+        torch.testing.assert_close(loss_b[key], loss_a[key], rtol=1e-5, atol=1e-6, msg=key)
+    for p, ga, gb in zip(params, grad_a, grad_b):
+        assert (ga is None) == (gb is None)
+        if ga is not None:
+            torch.testing.assert_close(gb, ga, rtol=1e-3, atol=1e-5)
+    # the hooks are gone afterwards
+    assert all(not layer._forward_hooks for layer in model.generator.layers)
+
+
 def snapshot(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
 def changed(before, module):
     return {k for k, v in module.state_dict().items() if not torch.equal(before[k], v)}
+
+
+def test_train_step_with_amp_optim_wrapper_on_cpu():
+    """mmengine's AmpOptimWrapper (bf16 autocast on CPU) runs NLCL's train_step."""
+    import warnings
+    adam = dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))
+    amp = dict(type='AmpOptimWrapper', loss_scale='dynamic', dtype='bfloat16', optimizer=adam)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmagic'), warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # GradScaler: "CUDA is not available. Disabling"
+        model = MODELS.build(tiny_model_cfg())
+        optims = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+            type='MultiOptimWrapperConstructor',
+            optim_wrapper_cfg=dict(
+                generator=dict(amp, modules=['generator', 'rain_generator', 'objective']),
+                discriminator=dict(amp, modules=['discriminator']))))(model)
+    assert type(optims['generator']).__name__ == 'AmpOptimWrapper'
+    before = snapshot(model)
+    logs = model.train_step(batch(seed=1), optims)
+    for key in ('loss_d', 'loss_g', 'loss_loc', 'loss_layer', 'loss_gan'):
+        assert torch.isfinite(torch.as_tensor(logs[key]).float()), key
+    moved = changed(before, model)
+    for prefix in ('generator.', 'rain_generator.', 'discriminator.', 'objective.rain_sampler'):
+        assert any(n.startswith(prefix) for n in moved), prefix
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights
 
 
 def test_legacy_reproduces_head_defects():

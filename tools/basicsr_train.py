@@ -3,6 +3,7 @@
 
     python tools/basicsr_train.py -opt configs/basicsr/nlcl_demo.yml [--root DIR]
         [--auto_resume] [--force_yml train:total_iter=100 val:val_freq=50] [--debug]
+        [--malloc keep|default]
     torchrun --nproc_per_node=N tools/basicsr_train.py -opt OPT --launcher pytorch
 
 BasicSR writes ``experiments/<name>/`` (models, training states, logs, validation
@@ -80,8 +81,14 @@ def main(argv=None):
     parser.add_argument('--root', default=REPO,
                         help='folder that receives experiments/ and tb_logger/ '
                         '(default: the repository)')
+    parser.add_argument('--malloc', choices=['keep', 'default'], default='keep',
+                        help="keep (default): glibc keeps freed memory for reuse (fewer "
+                        "page faults per step; see tools/train.py); default: glibc's own")
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     sys.argv = [sys.argv[0]] + rest
+    if args.malloc == 'keep':
+        from nlcl_plugin.models.fast_ops import keep_freed_memory
+        keep_freed_memory()
 
     import basicsr.train
     import basicsr.utils.dist_util

@@ -3,6 +3,7 @@
 
     python tools/train.py configs/nlcl_real_rain.py [--work-dir DIR] [--resume [CKPT]]
         [--amp] [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+        [--malloc keep|default]
 
 Multi-process: ``bash tools/dist_train.sh CONFIG NUM_PROCS [args]`` (torchrun). Without
 CUDA the process group uses gloo, so the same command runs several CPU processes.
@@ -36,6 +37,11 @@ def parse_args(argv=None):
                    help='override config settings, key=value (e.g. train_cfg.max_iters=100)')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                    help='job launcher')
+    p.add_argument('--malloc', choices=['keep', 'default'], default='keep',
+                   help="keep (default): glibc keeps freed memory for reuse, which saves "
+                   "page faults on every step's activations (about 10%% faster at batch 1, "
+                   "over 2x at batch 4 on CPU; the process stays at its peak memory); "
+                   "default: glibc's own settings")
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = p.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -44,6 +50,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.malloc == 'keep':
+        from nlcl_plugin.models.fast_ops import keep_freed_memory
+        keep_freed_memory()
     from nlcl_plugin.image_io import ImageReadError
     from nlcl_plugin.mmagic.datasets import DataFolderError
     from nlcl_plugin.mmagic.hooks import NonFiniteLossError

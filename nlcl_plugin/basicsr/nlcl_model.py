@@ -6,7 +6,7 @@ MMagic model (:class:`nlcl_plugin.mmagic.nlcl.NLCL`), so both hosts train identi
 """
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import torch
 import torch.distributed as dist
@@ -20,6 +20,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..distributed import average_gradients
+from ..models.decomposition import decompose
 from ..models.objective import NLCLObjective
 from ..models.sampler import iteration_rng
 
@@ -227,26 +228,24 @@ class NLCLModel(SRModel):
 
     # ------------------------------------------------------------------ training
     def decompose(self, rainy: torch.Tensor,
-                  clean: Optional[torch.Tensor] = None
-                  ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+                  clean: Optional[torch.Tensor] = None,
+                  with_features: bool = False) -> tuple:
         """B, R and G_B(clean) (or None) for a batch; G_B runs once on [O; B_u].
 
         Args:
             rainy (Tensor): O, (N, 3, H, W) in [-1, 1].
             clean (Tensor, optional): B_u, (N, 3, H, W) in [-1, 1]; needed for the
                 identity term of the location loss (``loc_identity``).
+            with_features (bool): Also return G_B's location-loss taps of O (and B_u)
+                from the same forward (``source_features`` of the objective).
 
         Returns:
-            tuple: B (N, 3, H, W), R (N, 3, H, W), G_B(B_u) (N, 3, H, W) or None.
+            tuple: B (N, 3, H, W), R (N, 3, H, W), G_B(B_u) (N, 3, H, W) or None, and
+            the taps with ``with_features``.
         """
-        rain = self.net_r(rainy)
-        if clean is None or not self.objective.loc_identity:
-            return self.net_g(rainy), rain, None
-        if clean.shape[1:] != rainy.shape[1:]:
-            raise ValueError(f'rainy {tuple(rainy.shape)} and clean {tuple(clean.shape)} '
-                             'crops must have the same size (check crop_size)')
-        both = self.net_g(torch.cat([rainy, clean], dim=0))
-        return both[:rainy.shape[0]], rain, both[rainy.shape[0]:]
+        use_clean = clean is not None and self.objective.loc_identity
+        return decompose(self.net_g, self.net_r, rainy, clean if use_clean else None,
+                         self.objective.loc_layers if with_features else None)
 
     def _set_requires_grad_d(self, flag: bool) -> None:
         for param in self.net_d.parameters():
@@ -260,7 +259,9 @@ class NLCLModel(SRModel):
         loss_dict = OrderedDict()
 
         with torch.set_grad_enabled(generator_step):
-            bg, rain, identity = self.decompose(rainy, clean)
+            parts = self.decompose(rainy, clean, with_features=generator_step)
+        bg, rain, identity = parts[:3]
+        source_feats = parts[3] if generator_step else None
 
         for _ in range(self.net_d_steps):
             self.optimizer_d.zero_grad()
@@ -278,7 +279,7 @@ class NLCLModel(SRModel):
                 self.optimizer_heads_legacy.zero_grad()
             g_losses = self.objective.generator_losses(
                 self.net_g, self.net_d, rainy, bg, rain, clean, identity,
-                generator_rng=self.sampling_rng(current_iter))
+                generator_rng=self.sampling_rng(current_iter), source_features=source_feats)
             l_g = sum(g_losses.values())
             l_g.backward()
             average_gradients(self.objective.parameters())

@@ -10,6 +10,7 @@ from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 
 from ..distributed import average_gradients
+from ..models.decomposition import decompose
 from ..models.objective import NLCLObjective
 from ..models.sampler import iteration_rng
 
@@ -144,16 +145,18 @@ class NLCL(BaseEditModel):
         return DataSample(pred_img=bg.cpu(), pred_rain=rain.cpu())
 
     # ------------------------------------------------------------------ training
-    def decompose(self, rainy: torch.Tensor, clean: Optional[torch.Tensor] = None):
-        """(B, R, G_B(clean) or None) for a batch; G_B runs once on [O; B_u]."""
-        rain = self.rain_generator(rainy)
-        if clean is None or not self.nlcl_objective.loc_identity:
-            return self.generator(rainy), rain, None
-        if clean.shape[1:] != rainy.shape[1:]:
-            raise ValueError(f'rainy {tuple(rainy.shape)} and clean {tuple(clean.shape)} '
-                             'crops must have the same size (check the crop transforms)')
-        both = self.generator(torch.cat([rainy, clean], dim=0))
-        return both[:rainy.shape[0]], rain, both[rainy.shape[0]:]
+    def decompose(self, rainy: torch.Tensor, clean: Optional[torch.Tensor] = None,
+                  with_features: bool = False):
+        """(B, R, G_B(clean) or None) for a batch; G_B runs once on [O; B_u].
+
+        With ``with_features``, a fourth element: G_B's location-loss taps of O (and of
+        B_u with ``loc_identity``) from this same forward, for
+        :meth:`NLCLObjective.generator_losses` (``source_features``).
+        """
+        use_clean = clean is not None and self.nlcl_objective.loc_identity
+        return decompose(self.generator, self.rain_generator, rainy,
+                         clean if use_clean else None,
+                         self.nlcl_objective.loc_layers if with_features else None)
 
     def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> Dict[str, torch.Tensor]:
         """Discriminator step, then generator step (heads included), as the paper trains."""
@@ -169,7 +172,9 @@ class NLCL(BaseEditModel):
 
         # Without a generator step nothing may record a graph through the DDP wrappers.
         with gen_ow.optim_context(self.generator), torch.set_grad_enabled(generator_step):
-            bg, rain, identity = self.decompose(rainy, clean)
+            parts = self.decompose(rainy, clean, with_features=generator_step)
+        bg, rain, identity = parts[:3]
+        source_feats = parts[3] if generator_step else None
 
         for _ in range(self.disc_steps):
             with disc_ow.optim_context(self.discriminator):
@@ -185,7 +190,8 @@ class NLCL(BaseEditModel):
                 # D is a frozen encoder here: call the bare network, not its DDP wrapper.
                 g_losses = objective.generator_losses(
                     self.generator, getattr(self.discriminator, 'module', self.discriminator),
-                    rainy, bg, rain, clean, identity, generator_rng=self.sampling_rng())
+                    rainy, bg, rain, clean, identity, generator_rng=self.sampling_rng(),
+                    source_features=source_feats)
                 loss_g, log_g = self.parse_losses(g_losses)
             if self._update_allowed(loss_g, 'generator'):
                 self._generator_update(optim_wrapper, loss_g)

@@ -125,6 +125,8 @@ def _enable_amp(cfg: Config) -> None:
             raise ValueError(f'--amp needs OptimWrapper, got {w.get("type")}')
         w['type'] = 'AmpOptimWrapper'
         w['loss_scale'] = 'dynamic'
+        if not torch.cuda.is_available():
+            w.setdefault('dtype', 'bfloat16')  # CPU autocast runs bf16 only
 
 
 # --------------------------------------------------------------------------- config checks

@@ -2,14 +2,32 @@
 
 Also the frozen "discriminator encoder" of NLCL's layer-contrastive loss. Exact to the
 authors' architecture: 2,764,737 parameters, 30x30 score map for a 256x256 input.
+
+Speed: on CPU the network computes in channels-last layout with the layout-keeping
+InstanceNorm of :mod:`.fast_ops` (same values as ``nn.InstanceNorm2d`` up to float32
+rounding; the norm has no parameters or buffers, so state dicts are unchanged).
 """
-from typing import List, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ['BlurDownsample', 'PatchDiscriminator']
+from .fast_ops import Conv2d, instance_norm, to_preferred_format
+
+__all__ = ['BlurDownsample', 'InstanceNorm', 'PatchDiscriminator']
+
+
+class InstanceNorm(nn.InstanceNorm2d):
+    """``nn.InstanceNorm2d(C)`` (non-affine, no running statistics) via :mod:`.fast_ops`."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__(num_features, eps=eps, affine=False, track_running_stats=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4:
+            return super().forward(x)
+        return instance_norm(x, self.eps)
 
 
 class BlurDownsample(nn.Module):
@@ -55,16 +73,16 @@ class PatchDiscriminator(nn.Module):
                  num_layers: int = 3,
                  init_gain: float = 0.02):
         super().__init__()
-        layers = [nn.Conv2d(in_channels, base_channels, 4, 1, 1), nn.LeakyReLU(0.2)]
+        layers = [Conv2d(in_channels, base_channels, 4, 1, 1), nn.LeakyReLU(0.2)]
         ch = base_channels
         self.tap_channels = {0: base_channels}
         for n in range(1, num_layers + 1):
             out = base_channels * min(2**n, 8)
             layers.append(BlurDownsample(ch))
             self.tap_channels[len(layers)] = out
-            layers += [nn.Conv2d(ch, out, 4, 1, 1), nn.InstanceNorm2d(out), nn.LeakyReLU(0.2)]
+            layers += [Conv2d(ch, out, 4, 1, 1), InstanceNorm(out), nn.LeakyReLU(0.2)]
             ch = out
-        layers.append(nn.Conv2d(ch, 1, 4, 1, 1))
+        layers.append(Conv2d(ch, 1, 4, 1, 1))
         self.model = nn.Sequential(*layers)
         self.in_channels = in_channels
         self.init_weights(init_gain)
@@ -76,7 +94,7 @@ class PatchDiscriminator(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        return self.model(to_preferred_format(x))
 
     def forward_features(self,
                          x: torch.Tensor,
@@ -92,17 +110,45 @@ class PatchDiscriminator(nn.Module):
         Returns:
             list[Tensor]: ``[x]`` (if asked) followed by one tensor per index.
         """
+        feats, _ = self.features_and_scores(x, layers, include_input, score_samples=0)
+        return feats
+
+    def features_and_scores(self,
+                            x: torch.Tensor,
+                            layers: Sequence[int] = (0, 3, 7, 11),
+                            include_input: bool = False,
+                            score_samples: Optional[int] = None
+                            ) -> Tuple[List[torch.Tensor], Optional[torch.Tensor]]:
+        """Feature taps and the score map from one pass.
+
+        Args:
+            x (Tensor): (N, in_channels, H, W).
+            layers (Sequence[int]): Indices into ``model`` to return.
+            include_input (bool): Prepend ``x`` itself to the returned list.
+            score_samples (int, optional): Score only the first ``score_samples``
+                samples (the final conv runs on those alone; 0: stop after the last
+                tap and return no scores); default all, i.e. ``forward(x)``.
+
+        Returns:
+            (list[Tensor], Tensor | None): as :meth:`forward_features`, and the score
+            map ``forward(x[:score_samples])`` (values as computed sample by sample).
+        """
         wanted = set(layers)
         bad = [i for i in wanted if not 0 <= i < len(self.model)]
         if bad:
             raise ValueError(f'discriminator layer indices {bad} out of range [0, {len(self.model)})')
+        n = x.shape[0] if score_samples is None else score_samples
         feats = {}
-        h = x
+        h = to_preferred_format(x)
+        last = len(self.model) - 1
         for i, layer in enumerate(self.model):
-            if len(feats) == len(wanted):
+            if n == 0 and len(feats) == len(wanted):
                 break
+            if i == last and last not in wanted:
+                h = h[:n]
             h = layer(h)
             if i in wanted:
                 feats[i] = h
         out = [feats[i] for i in layers]
-        return ([x] if include_input else []) + out
+        scores = h[:n] if n > 0 else None
+        return ([x] if include_input else []) + out, scores

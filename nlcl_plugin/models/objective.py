@@ -152,6 +152,57 @@ class NLCLObjective(nn.Module):
         real = self.gan_loss(discriminator(clean), True, is_disc=True)
         return dict(loss_d_fake=0.5 * fake, loss_d_real=0.5 * real)
 
+    # ------------------------------------------------------------------ generator parts
+    def location_features(self, generator: DecompositionGenerator, sources: torch.Tensor,
+                          targets: torch.Tensor):
+        """G_B's taps ``loc_layers`` of the keys' images (no graph: the location loss
+        detaches its keys) and of the queries' images (with graph).
+
+        Returns:
+            (list[Tensor], list[Tensor]): source taps, target taps, (N, C, H, W) each.
+        """
+        net = _bare(generator)
+        with torch.no_grad():
+            feats_src = net.forward_features(sources, self.loc_layers)
+        return feats_src, net.forward_features(targets, self.loc_layers)
+
+    def location_contrast(self, feats_src: Sequence[torch.Tensor],
+                          feats_tgt: Sequence[torch.Tensor],
+                          generator_rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        """PatchNCE between target queries and source keys, averaged over the levels.
+
+        Locations are searched in the first source level and reused at every level
+        and for the target.
+        """
+        keys, locations = self.loc_sampler(feats_src, generator=generator_rng)
+        queries, _ = self.loc_sampler(feats_tgt, locations=locations)
+        return torch.stack([self.loc_loss(q, k) for q, k in zip(queries, keys)]).mean()
+
+    def discriminator_pass(self, discriminator: PatchDiscriminator, bg: torch.Tensor,
+                           rain: torch.Tensor, with_scores: bool = True):
+        """(Frozen) D's taps of B and R for the layer loss, and D(B) from the same pass.
+
+        Returns:
+            (list[Tensor], list[Tensor], Tensor | None): taps of B, taps of R (``[x]``
+            first with ``legacy_disc_taps``) and the score map D(B) (None unless
+            ``with_scores``).
+        """
+        disc = _bare(discriminator)
+        feats_bg, scores = disc.features_and_scores(
+            bg, self.disc_layers, include_input=self.legacy_disc_taps,
+            score_samples=None if with_scores else 0)
+        feats_rain, _ = disc.features_and_scores(
+            rain, self.disc_layers, include_input=self.legacy_disc_taps, score_samples=0)
+        return feats_bg, feats_rain, scores
+
+    def layer_contrast(self, feats_bg: Sequence[torch.Tensor], feats_rain: Sequence[torch.Tensor],
+                       bg: torch.Tensor, rain: torch.Tensor,
+                       generator_rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Layer contrastive loss of D's taps: groups searched in B and in R (image space)."""
+        z_bg, _ = self.bg_sampler(feats_bg, search_map=bg, generator=generator_rng)
+        z_rain, _ = self.rain_sampler(feats_rain, search_map=rain, generator=generator_rng)
+        return torch.stack([self.layer_loss(b, r) for b, r in zip(z_bg, z_rain)]).mean()
+
     # ------------------------------------------------------------------ generator
     def location_loss(self, generator: DecompositionGenerator, source: torch.Tensor,
                       target: torch.Tensor,
@@ -161,23 +212,16 @@ class NLCLObjective(nn.Module):
         Both (N, 3, H, W). Locations are searched in layer ``loc_layers[0]`` of the
         source and reused at every level and for the target.
         """
-        feats_src = _bare(generator).forward_features(source, self.loc_layers)
-        feats_tgt = _bare(generator).forward_features(target, self.loc_layers)
-        keys, locations = self.loc_sampler(feats_src, generator=generator_rng)
-        queries, _ = self.loc_sampler(feats_tgt, locations=locations)
-        return torch.stack([self.loc_loss(q, k) for q, k in zip(queries, keys)]).mean()
+        feats_src, feats_tgt = self.location_features(generator, source, target)
+        return self.location_contrast(feats_src, feats_tgt, generator_rng)
 
     def layer_loss_value(self, discriminator: PatchDiscriminator, bg: torch.Tensor,
                          rain: torch.Tensor,
                          generator_rng: Optional[torch.Generator] = None) -> torch.Tensor:
         """Layer contrastive loss between non-local groups of B and R (D frozen by caller)."""
-        feats_bg = _bare(discriminator).forward_features(bg, self.disc_layers,
-                                                  include_input=self.legacy_disc_taps)
-        feats_rain = _bare(discriminator).forward_features(rain, self.disc_layers,
-                                                    include_input=self.legacy_disc_taps)
-        z_bg, _ = self.bg_sampler(feats_bg, search_map=bg, generator=generator_rng)
-        z_rain, _ = self.rain_sampler(feats_rain, search_map=rain, generator=generator_rng)
-        return torch.stack([self.layer_loss(b, r) for b, r in zip(z_bg, z_rain)]).mean()
+        feats_bg, feats_rain, _ = self.discriminator_pass(discriminator, bg, rain,
+                                                          with_scores=False)
+        return self.layer_contrast(feats_bg, feats_rain, bg, rain, generator_rng)
 
     def generator_losses(self,
                          generator: DecompositionGenerator,
@@ -187,8 +231,21 @@ class NLCLObjective(nn.Module):
                          rain: torch.Tensor,
                          clean: Optional[torch.Tensor] = None,
                          identity: Optional[torch.Tensor] = None,
-                         generator_rng: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
+                         generator_rng: Optional[torch.Generator] = None,
+                         source_features: Optional[Sequence[Sequence[torch.Tensor]]] = None
+                         ) -> Dict[str, torch.Tensor]:
         """Every generator-step loss term, each already weighted; ``L_G`` is their sum.
+
+        Work is shared without changing any term: D runs once on B for both the
+        adversarial term and the layer loss's taps, and G_B's taps of the keys' images
+        (O, B_u) are those recorded when B and G_B(B_u) were computed
+        (``source_features``) or else run without graph (the location loss detaches
+        its keys). The samplers
+        draw in the order of the separate methods (location loss of O, of B_u, then the
+        layer loss's B and R groups), so the terms equal :meth:`location_loss` /
+        :meth:`layer_loss_value` called one after the other with the same generator.
+        Inputs are not concatenated along the batch: larger tensors cost more in page
+        faults (glibc maps allocations above 32 MB afresh) than they gain in speed.
 
         Args:
             generator (DecompositionGenerator): G_B (its features encode the location loss).
@@ -197,20 +254,38 @@ class NLCLObjective(nn.Module):
             bg (Tensor): B = G_B(O); rain (Tensor): R = G_R(O); both (N, 3, H, W).
             clean (Tensor, optional): Unpaired clean B_u (needed with ``loc_identity``).
             identity (Tensor, optional): G_B(B_u).
+            source_features (list[list[Tensor]], optional): G_B's taps ``loc_layers``
+                of O (and of B_u with ``loc_identity``), one list per image, e.g.
+                recorded (:func:`.generator.recording_features`) while B and G_B(B_u) were computed;
+                they are detached here. Default: computed without graph.
 
         Returns:
             dict: ``loss_gan``, ``loss_loc``, ``loss_layer``, ``loss_consistency``,
             ``loss_sparsity`` (scalars with grad). Use :meth:`layer_floor` for logging
             the layer loss's distance to its minimum.
         """
-        losses = dict(loss_gan=self.gan_loss(discriminator(bg), True, is_disc=False))
-        loc = self.location_loss(generator, rainy, bg, generator_rng)
+        if self.loc_identity and (clean is None or identity is None):
+            raise ValueError('loc_identity=True needs the clean image and G_B(clean)')
+        feats_bg, feats_rain, scores = self.discriminator_pass(discriminator, bg, rain)
+        losses = dict(loss_gan=self.gan_loss(scores, True, is_disc=False))
+
+        pairs = [(rainy, bg)]
         if self.loc_identity:
-            if clean is None or identity is None:
-                raise ValueError('loc_identity=True needs the clean image and G_B(clean)')
-            loc = 0.5 * (loc + self.location_loss(generator, clean, identity, generator_rng))
-        losses['loss_loc'] = loc
-        losses['loss_layer'] = self.layer_loss_value(discriminator, bg, rain, generator_rng)
+            pairs.append((clean, identity))
+        if source_features is not None and len(source_features) != len(pairs):
+            raise ValueError(f'source_features: expected {len(pairs)} lists of taps (O'
+                             f'{" and B_u" if self.loc_identity else ""}), '
+                             f'got {len(source_features)}')
+        loc = []
+        for i, (src, tgt) in enumerate(pairs):
+            if source_features is None:
+                feats_src, feats_tgt = self.location_features(generator, src, tgt)
+            else:
+                feats_src = [f.detach() for f in source_features[i]]
+                feats_tgt = _bare(generator).forward_features(tgt, self.loc_layers)
+            loc.append(self.location_contrast(feats_src, feats_tgt, generator_rng))
+        losses['loss_loc'] = loc[0] if len(loc) == 1 else 0.5 * (loc[0] + loc[1])
+        losses['loss_layer'] = self.layer_contrast(feats_bg, feats_rain, bg, rain, generator_rng)
         losses['loss_consistency'] = self.consistency_loss(bg, rain, rainy)
         losses['loss_sparsity'] = self.sparsity_loss(rainy, bg, rain)
         return losses
