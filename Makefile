@@ -37,7 +37,7 @@ model-zoo: setup
 	$(PY) tools/model_zoo.py
 
 benchmark: setup
-	$(PY) tools/benchmark.py --section all
+	$(PY) tools/benchmark.py --section all --amp both
 
 clean:
 	rm -rf work_dirs .pytest_cache
