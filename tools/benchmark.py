@@ -57,6 +57,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from collections import defaultdict
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -559,23 +560,6 @@ TRAIN_PHASES = (
 )
 
 
-@contextlib.contextmanager
-def _amp_wrapper_on_cpu():
-    """mmengine's AmpOptimWrapper asserts a GPU when built; on CPU (bf16 autocast, no
-    loss scaling needed) let it build: its GradScaler then disables itself."""
-    import warnings
-
-    from mmengine.optim.optimizer import amp_optimizer_wrapper as amp_mod
-    saved = amp_mod.is_cuda_available
-    amp_mod.is_cuda_available = lambda: True
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            yield
-    finally:
-        amp_mod.is_cuda_available = saved
-
-
 def build_nlcl(device: torch.device, amp: bool):
     """The MMagic NLCL model and its optimiser wrappers from configs/nlcl_real_rain.py."""
     from mmengine.config import Config
@@ -593,8 +577,12 @@ def build_nlcl(device: torch.device, amp: bool):
                 w.update(type='AmpOptimWrapper', loss_scale='dynamic',
                          dtype='bfloat16' if device.type == 'cpu' else 'float16')
     torch.manual_seed(0)
-    guard = _amp_wrapper_on_cpu() if amp and device.type == 'cpu' else contextlib.nullcontext()
+    # On CPU the wrapper builds thanks to nlcl_plugin.compat; its GradScaler then warns that
+    # it disables itself (bf16 needs no loss scaling).
+    guard = warnings.catch_warnings() if amp else contextlib.nullcontext()
     with DefaultScope.overwrite_default_scope('mmagic'), guard:
+        if amp:
+            warnings.simplefilter('ignore')
         model = MODELS.build(copy.deepcopy(cfg.model)).to(device)
         ctor = OPTIM_WRAPPER_CONSTRUCTORS.build(
             dict(type=constructor, optim_wrapper_cfg=ow_cfg))
