@@ -18,14 +18,14 @@ bytes only) used when datasets are built, so hopeless files are reported up fron
 """
 import io
 import os
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 __all__ = [
-    'IMAGE_EXTENSIONS', 'ImageReadError', 'is_image_file', 'read_image', 'sniff_image',
-    'write_image'
+    'IMAGE_EXTENSIONS', 'ImageReadError', 'find_unusable_images', 'format_file_list',
+    'is_image_file', 'read_image', 'sniff_image', 'write_image'
 ]
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
@@ -85,6 +85,26 @@ def sniff_image(path: str) -> Optional[str]:
     if head[4:8] == b'ftyp':  # AVIF / HEIF containers
         return None
     return 'not an image (unrecognised file content)'
+
+
+def find_unusable_images(paths: Sequence[str]) -> List[Tuple[str, str]]:
+    """``(path, reason)`` of the local files that cannot be images (cheap check: the
+    first bytes of each file, see :func:`sniff_image`)."""
+    bad = []
+    for path in paths:
+        if '://' in str(path):  # remote storage: left to the loader
+            continue
+        reason = sniff_image(path)
+        if reason is not None:
+            bad.append((str(path), reason))
+    return bad
+
+
+def format_file_list(items: Sequence[Tuple[str, str]], at_most: int = 10) -> str:
+    """'a.png (empty file), b.jpg (...)' with at most ``at_most`` entries."""
+    shown = ', '.join(f'{p} ({why})' for p, why in items[:at_most])
+    more = len(items) - at_most
+    return shown + (f' and {more} more' if more > 0 else '')
 
 
 def _check_jpeg(path: str, data: bytes) -> int:

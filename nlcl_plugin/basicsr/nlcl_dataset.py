@@ -25,7 +25,8 @@ from torch.utils import data as data
 from basicsr.data.transforms import augment
 from basicsr.utils.registry import DATASET_REGISTRY
 
-from ..image_io import ImageReadError, is_image_file, read_image, sniff_image
+from ..image_io import (ImageReadError, find_unusable_images, format_file_list, is_image_file,
+                        read_image)
 
 logger = logging.getLogger('basicsr')
 
@@ -160,10 +161,9 @@ class UnpairedRainImageDataset(data.Dataset):
         if not paths:
             raise FileNotFoundError(f'{type(self).__name__}: no images under '
                                     f'{osp.abspath(folder)} {where}')
-        bad = [(p, why) for p in paths for why in [sniff_image(p)] if why is not None]
+        bad = find_unusable_images(paths)
         if bad:
-            listed = ', '.join(f'{p} ({why})' for p, why in bad[:10])
-            listed += f' and {len(bad) - 10} more' if len(bad) > 10 else ''
+            listed = format_file_list(bad)
             if len(bad) == len(paths):
                 raise FileNotFoundError(f'{type(self).__name__}: none of the {len(paths)} '
                                         f'image files under {osp.abspath(folder)} is usable: '
@@ -211,7 +211,7 @@ class UnpairedRainImageDataset(data.Dataset):
                                    f'{err.path}: {err.reason} ({len(self.unreadable)} '
                                    'unreadable file(s) skipped so far in this process)')
                 index = random.randrange(len(self))
-        listed = ', '.join(f'{p} ({why})' for p, why in sorted(self.unreadable.items())[:10])
+        listed = format_file_list(sorted(self.unreadable.items()))
         raise RuntimeError(f'{type(self).__name__} ({self.name!r}): no readable image pair '
                            f'after {MAX_RETRIES} tries; unreadable files: {listed}')
 

@@ -187,10 +187,9 @@ class NLCL(BaseEditModel):
         if generator_step:
             set_requires_grad(self.discriminator, False)
             with gen_ow.optim_context(self.generator):
-                # D is a frozen encoder here: call the bare network, not its DDP wrapper.
                 g_losses = objective.generator_losses(
-                    self.generator, getattr(self.discriminator, 'module', self.discriminator),
-                    rainy, bg, rain, clean, identity, generator_rng=self.sampling_rng(),
+                    self.generator, self.discriminator, rainy, bg, rain, clean, identity,
+                    generator_rng=self.sampling_rng(),
                     source_features=source_feats)
                 loss_g, log_g = self.parse_losses(g_losses)
             if self._update_allowed(loss_g, 'generator'):

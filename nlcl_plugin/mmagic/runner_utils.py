@@ -129,4 +129,3 @@ def _enable_amp(cfg: Config) -> None:
             w.setdefault('dtype', 'bfloat16')  # CPU autocast runs bf16 only
 
 
-# --------------------------------------------------------------------------- config checks

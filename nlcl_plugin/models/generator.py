@@ -111,6 +111,14 @@ class DecompositionGenerator(nn.Module):
             x = layer(x)
         return x
 
+    def check_layer_indices(self, layers: Sequence[int]) -> set:
+        """``set(layers)``; raises ``ValueError`` for an index outside ``layers``."""
+        wanted = set(layers)
+        bad = [i for i in wanted if not 0 <= i < self.num_layers]
+        if bad:
+            raise ValueError(f'generator layer indices {bad} out of range [0, {self.num_layers})')
+        return wanted
+
     def forward_features(self, x: torch.Tensor, layers: Sequence[int]) -> List[torch.Tensor]:
         """Outputs of the listed layer indices, computing no further than the last one.
 
@@ -121,12 +129,9 @@ class DecompositionGenerator(nn.Module):
         Returns:
             list[Tensor]: One (N, C_l, H, W) tensor per index, in the order given.
         """
-        wanted = set(layers)
+        wanted = self.check_layer_indices(layers)
         if not wanted:
             return []
-        bad = [i for i in wanted if not 0 <= i < self.num_layers]
-        if bad:
-            raise ValueError(f'generator layer indices {bad} out of range [0, {self.num_layers})')
         feats = {}
         for i, layer in enumerate(self.layers):
             x = layer(x)
@@ -147,9 +152,7 @@ def recording_features(net: DecompositionGenerator,
     computed again. Yields a dict ``layer index -> (N, C, H, W) output`` of the latest
     forward; the hooks are removed on exit.
     """
-    bad = [i for i in set(layers) if not 0 <= i < net.num_layers]
-    if bad:
-        raise ValueError(f'generator layer indices {bad} out of range [0, {net.num_layers})')
+    wanted = net.check_layer_indices(layers)
     taps: Dict[int, torch.Tensor] = {}
 
     def hook(index):
@@ -157,7 +160,7 @@ def recording_features(net: DecompositionGenerator,
             taps[index] = output
         return record
 
-    handles = [net.layers[i].register_forward_hook(hook(i)) for i in sorted(set(layers))]
+    handles = [net.layers[i].register_forward_hook(hook(i)) for i in sorted(wanted)]
     try:
         yield taps
     finally:

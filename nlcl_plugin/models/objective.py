@@ -154,17 +154,25 @@ class NLCLObjective(nn.Module):
 
     # ------------------------------------------------------------------ generator parts
     def location_features(self, generator: DecompositionGenerator, sources: torch.Tensor,
-                          targets: torch.Tensor):
-        """G_B's taps ``loc_layers`` of the keys' images (no graph: the location loss
+                          targets: torch.Tensor,
+                          source_features: Optional[Sequence[torch.Tensor]] = None):
+        """G_B's taps ``loc_layers`` of the keys' images (detached: the location loss
         detaches its keys) and of the queries' images (with graph).
+
+        Args:
+            source_features (list[Tensor], optional): The sources' taps if already
+                computed (e.g. recorded in the forward that produced B); default:
+                computed here without graph.
 
         Returns:
             (list[Tensor], list[Tensor]): source taps, target taps, (N, C, H, W) each.
         """
         net = _bare(generator)
-        with torch.no_grad():
-            feats_src = net.forward_features(sources, self.loc_layers)
-        return feats_src, net.forward_features(targets, self.loc_layers)
+        if source_features is None:
+            with torch.no_grad():
+                source_features = net.forward_features(sources, self.loc_layers)
+        return ([f.detach() for f in source_features],
+                net.forward_features(targets, self.loc_layers))
 
     def location_contrast(self, feats_src: Sequence[torch.Tensor],
                           feats_tgt: Sequence[torch.Tensor],
@@ -249,7 +257,8 @@ class NLCLObjective(nn.Module):
 
         Args:
             generator (DecompositionGenerator): G_B (its features encode the location loss).
-            discriminator (PatchDiscriminator): D, frozen by the caller.
+            discriminator (PatchDiscriminator): D, frozen by the caller; a distributed
+                wrapper is looked through (D is an encoder here, not a trained network).
             rainy (Tensor): O, (N, 3, H, W) in [-1, 1].
             bg (Tensor): B = G_B(O); rain (Tensor): R = G_R(O); both (N, 3, H, W).
             clean (Tensor, optional): Unpaired clean B_u (needed with ``loc_identity``).
@@ -276,14 +285,10 @@ class NLCLObjective(nn.Module):
             raise ValueError(f'source_features: expected {len(pairs)} lists of taps (O'
                              f'{" and B_u" if self.loc_identity else ""}), '
                              f'got {len(source_features)}')
-        loc = []
-        for i, (src, tgt) in enumerate(pairs):
-            if source_features is None:
-                feats_src, feats_tgt = self.location_features(generator, src, tgt)
-            else:
-                feats_src = [f.detach() for f in source_features[i]]
-                feats_tgt = _bare(generator).forward_features(tgt, self.loc_layers)
-            loc.append(self.location_contrast(feats_src, feats_tgt, generator_rng))
+        loc = [self.location_contrast(
+            *self.location_features(generator, src, tgt,
+                                    None if source_features is None else source_features[i]),
+            generator_rng=generator_rng) for i, (src, tgt) in enumerate(pairs)]
         losses['loss_loc'] = loc[0] if len(loc) == 1 else 0.5 * (loc[0] + loc[1])
         losses['loss_layer'] = self.layer_contrast(feats_bg, feats_rain, bg, rain, generator_rng)
         losses['loss_consistency'] = self.consistency_loss(bg, rain, rainy)

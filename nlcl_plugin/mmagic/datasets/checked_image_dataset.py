@@ -13,7 +13,8 @@ from __future__ import annotations
 from mmagic.datasets import BasicImageDataset
 from mmagic.registry import DATASETS
 
-from .unpaired_rain_dataset import DataFolderError, find_unusable_images, format_file_list
+from ...image_io import find_unusable_images, format_file_list
+from .unpaired_rain_dataset import DataFolderError
 
 __all__ = ['CheckedImageDataset']
 

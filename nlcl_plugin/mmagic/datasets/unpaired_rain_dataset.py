@@ -31,7 +31,7 @@ from mmengine.logging import print_log
 
 from mmagic.registry import DATASETS
 
-from ...image_io import sniff_image
+from ...image_io import find_unusable_images, format_file_list
 
 __all__ = [
     'DataFolderError', 'IMG_EXTENSIONS', 'UnpairedRainDataset', 'find_unusable_images',
@@ -41,34 +41,10 @@ __all__ = [
 #: Image file extensions (matched case-insensitively).
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 
-# Paths listed in one message before "... and N more".
-_LIST_AT_MOST = 10
-
-
 class DataFolderError(FileNotFoundError):
     """A data folder is missing, holds no usable image, or holds unusable files that
     must not be skipped (evaluation). The message names the folder or files and the
     config key."""
-
-
-def find_unusable_images(paths: Sequence[str]) -> List[Tuple[str, str]]:
-    """``(path, reason)`` of the local files that cannot be images (cheap check: the
-    first bytes of each file, see :func:`nlcl_plugin.image_io.sniff_image`)."""
-    bad = []
-    for path in paths:
-        if '://' in str(path):  # remote storage: left to the loader
-            continue
-        reason = sniff_image(path)
-        if reason is not None:
-            bad.append((str(path), reason))
-    return bad
-
-
-def format_file_list(items: Sequence[Tuple[str, str]]) -> str:
-    """'a.png (empty file), b.jpg (...)' with at most ``_LIST_AT_MOST`` entries."""
-    shown = ', '.join(f'{p} ({why})' for p, why in items[:_LIST_AT_MOST])
-    more = len(items) - _LIST_AT_MOST
-    return shown + (f' and {more} more' if more > 0 else '')
 
 
 def _other_files(folder: str, suffixes: Sequence[str]) -> List[str]:
