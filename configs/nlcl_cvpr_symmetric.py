@@ -10,4 +10,10 @@ model = dict(
         tau_rain=0.07,
         weight_bg=None,
         weight_rain=None,
-        loss_weight=1.0))
+        loss_weight=1.0),
+    # the authors' generators, heads and loss weights (nlcl_real_rain.py changes them)
+    generator=dict(residual=False, zero_init_output=False),
+    rain_generator=dict(zero_init_output=False),
+    loc_loss=dict(loss_weight=1.0),
+    objective=dict(layer_heads='learned', disc_input='image'),
+    discriminator=dict(norm='instance', init_gain=0.02))

@@ -14,6 +14,11 @@ Speed and memory (:class:`Derainer`):
 * ``tile=N``: exact streamed inference in bands of N rows (:func:`streamed_forward`),
   the default on CPU (64 rows): same output, a fraction of the memory, and faster there;
   ``tile=0``: one forward over the whole image (the default on GPU).
+
+Small images: a side shorter than ``min_size`` (default :data:`DEFAULT_MIN_SIZE`) is
+padded as training pads crops (:func:`pad_reflect`: numpy's ``reflect``, the image
+centred, a single-pixel axis replicated) and the output is cropped back, so any image of
+at least 1x1 pixel is derained (InstanceNorm needs more than one pixel).
 """
 import contextlib
 from typing import Callable, Iterator, Optional, Tuple
@@ -21,13 +26,13 @@ from typing import Callable, Iterator, Optional, Tuple
 import numpy as np
 import torch
 
-from .models.checkpoint import load_generator
+from .models.checkpoint import build_generator
 from .models.fast_ops import Moments
 from .models.generator import ConvNormConv, DecompositionGenerator, ResBlock
 
 __all__ = [
-    'DEFAULT_CPU_TILE', 'PRECISIONS', 'image_to_tensor', 'tensor_to_image', 'rain_to_image',
-    'Derainer', 'streamed_forward'
+    'DEFAULT_CPU_TILE', 'DEFAULT_MIN_SIZE', 'PRECISIONS', 'image_to_tensor', 'tensor_to_image',
+    'rain_to_image', 'pad_reflect', 'Derainer', 'streamed_forward'
 ]
 
 #: Accepted ``precision`` values of :class:`Derainer`.
@@ -35,6 +40,9 @@ PRECISIONS = ('fp32', 'bf16', 'fp16')
 
 #: Band height :class:`Derainer` streams with on CPU unless told otherwise.
 DEFAULT_CPU_TILE = 64
+
+#: Shortest side :class:`Derainer` runs the network on; smaller images are padded.
+DEFAULT_MIN_SIZE = 16
 
 _EPS = 1e-5
 
@@ -59,6 +67,49 @@ def rain_to_image(t: torch.Tensor) -> np.ndarray:
     """Rain layer (1, 3, H, W) in [-1, 1]-scale units -> uint8 (H, W, 3) of R/2 in [0, 1]."""
     t = t.detach().float().mul(0.5).clamp(0.0, 1.0).mul(255.0).round()
     return t[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
+
+
+# --------------------------------------------------------------------------- padding
+def _reflect_index(n: int, before: int, after: int) -> np.ndarray:
+    """Source indices of an axis of length ``n`` padded by ``before`` / ``after`` as
+    ``numpy.pad(mode='reflect')`` pads it: mirrored without repeating the border pixel,
+    back and forth when the padding is wider than the axis; ``n == 1`` is replicated."""
+    pos = np.arange(-before, n + after)
+    if n == 1:
+        return np.zeros_like(pos)
+    period = 2 * (n - 1)
+    q = np.mod(pos, period)
+    return np.where(q < n, q, period - q)
+
+
+def pad_reflect(image, min_size: int):
+    """Pad ``image`` so that both sides are at least ``min_size``, as training pads.
+
+    The image is centred (an odd extra pixel goes after it) and padded with numpy's
+    ``reflect`` (a single-pixel axis is replicated), as ``RandomCropOrPad`` pads crops.
+
+    Args:
+        image (np.ndarray | Tensor): (H, W, C) array or (N, C, H, W) tensor.
+        min_size (int): Shortest side wanted (>= 1).
+
+    Returns:
+        tuple: (padded image, (top, left, H, W)): the original sits at rows
+        ``top:top + H`` and columns ``left:left + W`` of the padded one. Without padding
+        the image itself is returned.
+    """
+    is_array = isinstance(image, np.ndarray)
+    h, w = image.shape[:2] if is_array else image.shape[-2:]
+    pad_h, pad_w = max(0, min_size - h), max(0, min_size - w)
+    top, left = pad_h // 2, pad_w // 2
+    if not (pad_h or pad_w):
+        return image, (0, 0, h, w)
+    rows = _reflect_index(h, top, pad_h - top)
+    cols = _reflect_index(w, left, pad_w - left)
+    if is_array:
+        return image[rows][:, cols], (top, left, h, w)
+    rows_t = torch.from_numpy(rows).to(image.device)
+    cols_t = torch.from_numpy(cols).to(image.device)
+    return image.index_select(-2, rows_t).index_select(-1, cols_t), (top, left, h, w)
 
 
 # --------------------------------------------------------------------------- streaming
@@ -209,7 +260,8 @@ def streamed_forward(net: DecompositionGenerator,
     _stream_conv(tail.conv1, h, work, rows, moments=s)
     _stream_conv(tail.conv2, work, h, rows, _norm(*s.mean_rstd(), relu=True))
     for r0, r1 in _bands(height, rows):
-        write_rows(r0, r1, _conv_rows(last, h, r0, r1))
+        out = _conv_rows(last, h, r0, r1)
+        write_rows(r0, r1, out + read_rows(r0, r1) if net.residual else out)
 
 
 # --------------------------------------------------------------------------- derainer
@@ -232,6 +284,9 @@ class Derainer:
             image on other devices.
         threads (int, optional): CPU threads for torch during a call (restored after);
             default: leave torch's setting.
+        min_size (int): Images with a side shorter than this are padded to it
+            (:func:`pad_reflect`, as training pads) and the outputs cropped back
+            (default :data:`DEFAULT_MIN_SIZE`; >= 2 so that InstanceNorm has statistics).
     """
 
     def __init__(self,
@@ -240,7 +295,8 @@ class Derainer:
                  device: str = 'cpu',
                  precision: str = 'fp32',
                  tile: Optional[int] = None,
-                 threads: Optional[int] = None):
+                 threads: Optional[int] = None,
+                 min_size: int = DEFAULT_MIN_SIZE):
         self.device = torch.device(device)
         if precision not in PRECISIONS:
             raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
@@ -252,6 +308,10 @@ class Derainer:
             tile = DEFAULT_CPU_TILE if self.device.type == 'cpu' else 0
         if threads is not None and threads < 1:
             raise ValueError(f'threads must be >= 1, got {threads}')
+        if min_size < 2:
+            raise ValueError(f'min_size must be >= 2 (InstanceNorm needs more than one '
+                             f'pixel), got {min_size}')
+        self.min_size = int(min_size)
         self.precision = precision
         self.tile = tile or None
         self.threads = threads
@@ -273,12 +333,13 @@ class Derainer:
             rain_checkpoint (str, optional): G_R weights; defaults to ``checkpoint`` when
                 that is a training checkpoint holding both generators.
             with_rain (bool): Also load G_R.
-            **options: ``precision``, ``tile``, ``threads`` (see the class).
+            **options: ``precision``, ``tile``, ``threads``, ``min_size`` (see the class).
         """
-        background = load_generator(DecompositionGenerator(), checkpoint, role='background')
+        # The generators' form (plain, or residual B = O + net(O)) comes with the weights.
+        background = build_generator(checkpoint, role='background')
         rain = None
         if with_rain:
-            rain = load_generator(DecompositionGenerator(), rain_checkpoint or checkpoint, role='rain')
+            rain = build_generator(rain_checkpoint or checkpoint, role='rain')
         return cls(background, rain, device, **options)
 
     @contextlib.contextmanager
@@ -307,8 +368,14 @@ class Derainer:
     def forward_tensor(self, net: DecompositionGenerator, x: torch.Tensor) -> torch.Tensor:
         """``net(x)`` on this derainer's path (precision, tiling), float32 (1, 3, H, W).
 
-        ``x``: (1, 3, H, W) in [-1, 1] on any device.
+        ``x``: (1, 3, H, W) in [-1, 1] on any device, H, W >= 1 (a side shorter than
+        ``min_size`` is padded and the output cropped back).
         """
+        x, (top, left, h, w) = pad_reflect(x, self.min_size)
+        out = self._forward_tensor(net, x)
+        return out[:, :, top:top + h, left:left + w]
+
+    def _forward_tensor(self, net: DecompositionGenerator, x: torch.Tensor) -> torch.Tensor:
         with self._context():
             x = self._input(x)
             if self.tile is None:
@@ -341,9 +408,15 @@ class Derainer:
         return out
 
     def __call__(self, rgb: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """Derain one uint8 RGB image (H, W, 3); returns (background, rain or None)."""
+        """Derain one uint8 RGB image (H, W, 3), H, W >= 1; returns (background, rain or
+        None), each (H, W, 3) uint8 (a side shorter than ``min_size`` is padded for the
+        network and cropped back)."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
+            raise ValueError(f'expected an (H, W, 3) image with H, W >= 1, got {rgb.shape}')
+        rgb, (top, left, h, w) = pad_reflect(rgb, self.min_size)
         with self._context():
             bg = self._run(self.background, rgb, tensor_to_image)
             rain = self._run(self.rain, rgb, rain_to_image) if self.rain is not None else None
-        return bg, rain
+        crop = (slice(top, top + h), slice(left, left + w))
+        return bg[crop], (None if rain is None else rain[crop])
 

@@ -103,7 +103,8 @@ def test_train_resume_and_test_tools(tmp_path):
 
 
 def test_supervised_reference_crops_rainy_and_clean_at_the_same_place(tmp_path):
-    """The supervised config's pipeline cuts aligned windows (rain only brightens)."""
+    """The supervised config's pipeline cuts aligned windows (the rainy crop correlates
+    with its clean crop better than with the clean crop shifted by a few pixels)."""
     from mmagic.registry import DATASETS
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'demo', 'supervised_demo.py'))
     ds_cfg = cfg.train_dataloader.dataset
@@ -116,8 +117,14 @@ def test_supervised_reference_crops_rainy_and_clean_at_the_same_place(tmp_path):
         rainy = item['inputs'].int()
         clean = item['data_samples'].gt_img.int()
         assert rainy.shape == clean.shape == (3, cfg.crop_size, cfg.crop_size)
-        diff = rainy - clean
-        assert int(diff.min()) >= 0 and (diff == 0).float().mean() > 0.3
+
+        def corr(a, b):
+            return float(torch.corrcoef(torch.stack([a.flatten(), b.flatten()]).float())[0, 1])
+
+        aligned = corr(rainy, clean)
+        assert aligned > 0.8
+        assert aligned > corr(rainy[:, :, 4:], clean[:, :, :-4]) + 0.02
+        assert aligned > corr(rainy[:, 4:], clean[:, :-4]) + 0.02
         assert osp.basename(item['data_samples'].img_path) == osp.basename(
             item['data_samples'].gt_path)
 

@@ -4,7 +4,8 @@ custom_imports = dict(imports=['nlcl_plugin.mmagic'], allow_failed_imports=False
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
+    # iteration-based training: validation metrics are logged at their iteration
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # mmengine's CheckpointHook with crash-safe writes (temporary file + rename; old
     # checkpoints deleted only after the new one is complete), so `--resume` always finds

@@ -7,7 +7,8 @@ _base_ = ['../nlcl_demo.py']
 model = dict(
     _delete_=True,
     type='BaseEditModel',
-    generator=dict(type='DecompositionGenerator'),
+    # the same G_B as configs/nlcl_demo.py (residual, zero-initialised output)
+    generator=dict(type='DecompositionGenerator', residual=True, zero_init_output=True),
     pixel_loss=dict(type='L1Loss', loss_weight=1.0, reduction='mean'),
     data_preprocessor=dict(
         type='DataPreprocessor', mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5]))

@@ -14,7 +14,7 @@ from typing import Dict, Optional
 import torch
 
 __all__ = [
-    'CheckpointError', 'convert_official_state_dict', 'detect_layout', 'load_generator',
+    'CheckpointError', 'build_generator', 'convert_official_state_dict', 'detect_layout', 'load_generator',
     'load_generator_state',
     'load_state_file'
 ]
@@ -58,10 +58,23 @@ def _checkpoint_safe_globals() -> list:
     return allowed
 
 
+def _is_torch_file(path: str) -> bool:
+    """Whether ``path`` has the form of a ``torch.save`` file: a zip archive (the format
+    since torch 1.6) or a pickle (the legacy format starts with a pickle protocol byte)."""
+    import zipfile
+    if zipfile.is_zipfile(path):
+        return True
+    with open(path, 'rb') as f:
+        return f.read(1) == b'\x80'
+
+
 def load_state_file(path: str) -> dict:
     """``torch.load`` a checkpoint file safely, with errors that name the file."""
     if not os.path.isfile(path):
         raise CheckpointError(f'checkpoint not found: {path}')
+    if not _is_torch_file(path):
+        raise CheckpointError(f'{path} is not a PyTorch checkpoint (neither a torch.save zip '
+                              f'archive nor a pickle; {os.path.getsize(path)} bytes)')
     try:
         with torch.serialization.safe_globals(_checkpoint_safe_globals()):
             obj = torch.load(path, map_location='cpu', weights_only=True)
@@ -132,17 +145,41 @@ def load_generator_state(path: str, role: str = 'background') -> Dict[str, torch
                 return sub
         raise CheckpointError(f'{path} holds no {role} generator (looked for keys starting '
                               f'with {ROLE_PREFIXES[role]})')
-    raise CheckpointError(f'{path} is not an NLCL generator checkpoint (unrecognised keys, '
-                          f'e.g. {list(sd)[:3]})')
+    keys = list(sd)
+    raise CheckpointError(f'{path} is not an NLCL generator checkpoint: a checkpoint without '
+                          f'generator weights: keys {keys[:5]}'
+                          f'{f" and {len(keys) - 5} more" if len(keys) > 5 else ""}')
 
 
-def load_generator(model: torch.nn.Module, path: str, role: str = 'background',
-                   strict: bool = True) -> Optional[torch.nn.Module]:
-    """Load ``path`` into ``model`` with an error naming the file on any mismatch."""
+def build_generator(path: str, role: str = 'background') -> torch.nn.Module:
+    """A :class:`DecompositionGenerator` of the form the weights in ``path`` were
+    trained in (residual or plain, from :data:`RESIDUAL_MARKER`), with them loaded.
+
+    Args:
+        path (str): Any file :func:`load_generator_state` reads.
+        role (str): 'background' (G_B) or 'rain' (G_R).
+    """
+    from .generator import RESIDUAL_MARKER, DecompositionGenerator
     sd = load_generator_state(path, role)
+    weight = sd.get('layers.0.weight')
+    mid = int(weight.shape[0]) if isinstance(weight, torch.Tensor) and weight.dim() == 4 else 32
+    blocks = len({k.split('.')[1] for k in sd if k.startswith('layers.')}) - 3
+    model = DecompositionGenerator(mid_channels=mid, num_blocks=max(blocks, 0),
+                                   residual=RESIDUAL_MARKER in sd)
+    return _load_into(model, sd, path, strict=True)
+
+
+def _load_into(model: torch.nn.Module, sd: Dict[str, torch.Tensor], path: str,
+               strict: bool) -> torch.nn.Module:
     try:
         model.load_state_dict(sd, strict=strict)
     except RuntimeError as err:
         raise CheckpointError(f'{path} does not match the generator architecture: '
                               f'{str(err).splitlines()[0]}') from err
     return model
+
+
+def load_generator(model: torch.nn.Module, path: str, role: str = 'background',
+                   strict: bool = True) -> Optional[torch.nn.Module]:
+    """Load ``path`` into ``model`` with an error naming the file on any mismatch."""
+    return _load_into(model, load_generator_state(path, role), path, strict)

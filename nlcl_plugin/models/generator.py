@@ -19,7 +19,11 @@ import torch.nn.functional as F
 
 from .fast_ops import Conv2d, fast_paths_enabled, instance_norm, instance_norm_
 
-__all__ = ['ResBlock', 'ConvNormConv', 'DecompositionGenerator', 'recording_features']
+__all__ = ['RESIDUAL_MARKER', 'ResBlock', 'ConvNormConv', 'DecompositionGenerator',
+           'recording_features']
+
+#: State-dict key (a scalar buffer) present exactly when the generator is residual.
+RESIDUAL_MARKER = 'residual_output'
 
 
 def _instance_norm(x: torch.Tensor) -> torch.Tensor:
@@ -79,37 +83,74 @@ class DecompositionGenerator(nn.Module):
     input's spatial size. Weights keep PyTorch's default initialisation, as the
     authors' generators do.
 
+    Two options go beyond the paper (both off by default, so the authors' checkpoints
+    load and reproduce their outputs unchanged):
+
+    * ``residual=True``: the network predicts a correction, ``G(x) = x + net(x)``.
+      Every InstanceNorm discards absolute intensity, so the plain network must
+      re-synthesise the whole image; the residual form only has to model what it
+      removes (for G_B: the rain).
+    * ``zero_init_output=True``: the output conv starts at zero weight and bias, so at
+      initialisation ``G(x) = x`` (with ``residual``) or ``G(x) = 0`` (without). For
+      G_B and G_R this starts the decomposition at B = O, R = 0.
+
     Args:
         in_channels (int): Input channels (3 for RGB in [-1, 1]).
         out_channels (int): Output channels.
         mid_channels (int): Feature width (32 in NLCL).
         num_blocks (int): Residual blocks (16 in NLCL).
+        residual (bool): Output ``x + net(x)`` (needs ``in_channels == out_channels``).
+        zero_init_output (bool): Initialise the output conv to zero.
 
     Shapes:
-        forward: (N, in_channels, H, W) -> (N, out_channels, H, W), any H, W >= 1.
+        forward: (N, in_channels, H, W) -> (N, out_channels, H, W), any H, W >= 2
+        (InstanceNorm needs more than one pixel; the derainer pads smaller images).
     """
 
     def __init__(self,
                  in_channels: int = 3,
                  out_channels: int = 3,
                  mid_channels: int = 32,
-                 num_blocks: int = 16):
+                 num_blocks: int = 16,
+                 residual: bool = False,
+                 zero_init_output: bool = False):
         super().__init__()
+        if residual and in_channels != out_channels:
+            raise ValueError(f'residual=True needs in_channels == out_channels, got '
+                             f'{in_channels} and {out_channels}')
         self.mid_channels = mid_channels
         self.num_blocks = num_blocks
+        self.residual = bool(residual)
+        self.zero_init_output = bool(zero_init_output)
         layers = [Conv2d(in_channels, mid_channels, 3, 1, 1)]
         layers += [ResBlock(mid_channels) for _ in range(num_blocks)]
         layers += [ConvNormConv(mid_channels), Conv2d(mid_channels, out_channels, 3, 1, 1)]
         self.layers = nn.ModuleList(layers)
+        if zero_init_output:
+            nn.init.zeros_(self.layers[-1].weight)
+            nn.init.zeros_(self.layers[-1].bias)
+        if self.residual:
+            # Saved with the weights, so a checkpoint says how its weights are to be used
+            # (loaders build the residual form when this key is present; the authors'
+            # files have no such key and load into the plain form).
+            self.register_buffer(RESIDUAL_MARKER, torch.ones(()))
+
+    def extra_repr(self) -> str:
+        return f'residual={self.residual}, zero_init_output={self.zero_init_output}'
+
+    def options(self) -> Dict[str, bool]:
+        """The options that change what the weights compute (saved with checkpoints)."""
+        return dict(residual=self.residual, zero_init_output=self.zero_init_output)
 
     @property
     def num_layers(self) -> int:
         return len(self.layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x
         for layer in self.layers:
-            x = layer(x)
-        return x
+            out = layer(out)
+        return x + out if self.residual else out
 
     def check_layer_indices(self, layers: Sequence[int]) -> set:
         """``set(layers)``; raises ``ValueError`` for an index outside ``layers``."""

@@ -28,13 +28,20 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn as nn
 
+from .detail_layer import DetailLayer
 from .discriminator import PatchDiscriminator
 from .generator import DecompositionGenerator
 from .losses import (ConsistencyLoss, LayerContrastiveLoss, LocationContrastiveLoss,
                      SparsityLoss)
 from .sampler import NonLocalPatchSampler
 
-__all__ = ['NLCLObjective']
+__all__ = ['DISC_INPUTS', 'LAYER_HEAD_MODES', 'NLCLObjective']
+
+#: What the discriminator sees (see ``NLCLObjective``).
+DISC_INPUTS = ('image', 'detail', 'gray_detail')
+
+#: How the layer loss's projection heads are treated (see ``NLCLObjective``).
+LAYER_HEAD_MODES = ('learned', 'frozen')
 
 
 def _bare(module: nn.Module) -> nn.Module:
@@ -71,6 +78,20 @@ class NLCLObjective(nn.Module):
         legacy_freeze_loc_heads (bool): D1 - the location heads are never trained.
         legacy_adv_head_bug (bool): D2 - the background heads are never trained and the
             rain heads receive a second optimiser step (done by the host model).
+        layer_heads (str): The layer loss's projection heads: 'learned' (the paper's:
+            trained with the generators) or 'frozen' (kept at their random
+            initialisation; beyond the paper). Learned heads separate the background
+            group from the rain group on their own within a few dozen iterations, after
+            which the loss sits at its floor and sends G no gradient; fixed heads cannot,
+            so the loss keeps pulling self-similar background patches together and
+            pushing the rain away through the generators (see ``docs/training.md``).
+        disc_input (str): What D sees of B, B_u and R: 'image' (the paper), 'detail'
+            (the detail layer x - GaussianBlur(x), :class:`.detail_layer.DetailLayer`;
+            beyond the paper) or 'gray_detail' (the detail layer of the channel mean,
+            repeated over the channels): D then judges streaks and texture, not the
+            palette in which unpaired clean photos differ from the rainy ones, and with
+            'gray_detail' its gradient cannot tint B.
+        detail_sigma (float): Blur of the detail layer's base, in pixels (3).
     """
 
     def __init__(self,
@@ -95,8 +116,19 @@ class NLCLObjective(nn.Module):
                  loc_identity: bool = True,
                  embed_channels: int = 256,
                  legacy_freeze_loc_heads: bool = False,
-                 legacy_adv_head_bug: bool = False):
+                 legacy_adv_head_bug: bool = False,
+                 layer_heads: str = 'learned',
+                 disc_input: str = 'image',
+                 detail_sigma: float = 3.0):
         super().__init__()
+        if disc_input not in DISC_INPUTS:
+            raise ValueError(f'disc_input must be one of {DISC_INPUTS}, got {disc_input!r}')
+        if layer_heads not in LAYER_HEAD_MODES:
+            raise ValueError(f'layer_heads must be one of {LAYER_HEAD_MODES}, got '
+                             f'{layer_heads!r}')
+        if layer_heads == 'frozen' and legacy_adv_head_bug:
+            raise ValueError("layer_heads='frozen' and legacy_adv_head_bug=True contradict "
+                             'each other (the legacy bug trains the rain heads twice)')
         if len(disc_layers) != len(disc_channels):
             raise ValueError(f'disc_layers {tuple(disc_layers)} and disc_channels '
                              f'{tuple(disc_channels)} must have the same length')
@@ -127,16 +159,24 @@ class NLCLObjective(nn.Module):
                                                  embed_channels=embed_channels)
         self.legacy_freeze_loc_heads = legacy_freeze_loc_heads
         self.legacy_adv_head_bug = legacy_adv_head_bug
+        self.layer_heads = layer_heads
+        self.disc_input = disc_input
+        # what D sees of every image it judges or encodes (no parameters)
+        self.disc_view = (nn.Identity() if disc_input == 'image' else
+                          DetailLayer(detail_sigma, gray=disc_input == 'gray_detail'))
         for name in self.frozen_heads():
             getattr(self, name).requires_grad_(False)
 
     def frozen_heads(self) -> List[str]:
-        """Names of the samplers whose heads the legacy configuration never trains."""
+        """Names of the samplers whose heads are never trained (legacy switches,
+        ``layer_heads='frozen'``)."""
         names = []
         if self.legacy_freeze_loc_heads:
             names.append('loc_sampler')
-        if self.legacy_adv_head_bug:
+        if self.legacy_adv_head_bug or self.layer_heads == 'frozen':
             names.append('bg_sampler')
+        if self.layer_heads == 'frozen':
+            names.append('rain_sampler')
         return names
 
     # ------------------------------------------------------------------ discriminator
@@ -148,8 +188,18 @@ class NLCLObjective(nn.Module):
             fake_bg (Tensor): B = G_B(O), (N, 3, H, W); detached here.
             clean (Tensor): Unpaired clean images B_u, (M, 3, H', W').
         """
-        fake = self.gan_loss(discriminator(fake_bg.detach()), False, is_disc=True)
-        real = self.gan_loss(discriminator(clean), True, is_disc=True)
+        view = self.disc_view
+        if fake_bg.shape[1:] == clean.shape[1:]:
+            # one pass over [B; B_u] (D works sample by sample: same scores, fewer and
+            # larger kernels, each weight read once)
+            n = fake_bg.shape[0]
+            scores = discriminator(view(torch.cat([fake_bg.detach(), clean])))
+            fake_scores, real_scores = scores[:n], scores[n:]
+        else:
+            fake_scores = discriminator(view(fake_bg.detach()))
+            real_scores = discriminator(view(clean))
+        fake = self.gan_loss(fake_scores, False, is_disc=True)
+        real = self.gan_loss(real_scores, True, is_disc=True)
         return dict(loss_d_fake=0.5 * fake, loss_d_real=0.5 * real)
 
     # ------------------------------------------------------------------ generator parts
@@ -196,11 +246,19 @@ class NLCLObjective(nn.Module):
             ``with_scores``).
         """
         disc = _bare(discriminator)
+        view = self.disc_view
+        if bg.shape == rain.shape:
+            # one pass over [B; R], scoring B only (D works sample by sample)
+            n = bg.shape[0]
+            feats, scores = disc.features_and_scores(
+                view(torch.cat([bg, rain])), self.disc_layers,
+                include_input=self.legacy_disc_taps, score_samples=n if with_scores else 0)
+            return [f[:n] for f in feats], [f[n:] for f in feats], scores
         feats_bg, scores = disc.features_and_scores(
-            bg, self.disc_layers, include_input=self.legacy_disc_taps,
+            view(bg), self.disc_layers, include_input=self.legacy_disc_taps,
             score_samples=None if with_scores else 0)
         feats_rain, _ = disc.features_and_scores(
-            rain, self.disc_layers, include_input=self.legacy_disc_taps, score_samples=0)
+            view(rain), self.disc_layers, include_input=self.legacy_disc_taps, score_samples=0)
         return feats_bg, feats_rain, scores
 
     def layer_contrast(self, feats_bg: Sequence[torch.Tensor], feats_rain: Sequence[torch.Tensor],
@@ -252,8 +310,11 @@ class NLCLObjective(nn.Module):
         draw in the order of the separate methods (location loss of O, of B_u, then the
         layer loss's B and R groups), so the terms equal :meth:`location_loss` /
         :meth:`layer_loss_value` called one after the other with the same generator.
-        Inputs are not concatenated along the batch: larger tensors cost more in page
-        faults (glibc maps allocations above 32 MB afresh) than they gain in speed.
+        Passes of one network over same-sized inputs are batched (D over [B; R], G_B's
+        query taps over [B; G_B(B_u)] when ``source_features`` are given): the networks
+        work sample by sample, so the values are those of separate passes, with fewer
+        and larger kernels (run the tools with freed memory kept, see
+        :func:`.fast_ops.keep_freed_memory`, or larger batches pay in page faults).
 
         Args:
             generator (DecompositionGenerator): G_B (its features encode the location loss).
@@ -285,10 +346,18 @@ class NLCLObjective(nn.Module):
             raise ValueError(f'source_features: expected {len(pairs)} lists of taps (O'
                              f'{" and B_u" if self.loc_identity else ""}), '
                              f'got {len(source_features)}')
-        loc = [self.location_contrast(
-            *self.location_features(generator, src, tgt,
-                                    None if source_features is None else source_features[i]),
-            generator_rng=generator_rng) for i, (src, tgt) in enumerate(pairs)]
+        if len(pairs) == 2 and source_features is not None and bg.shape == identity.shape:
+            # the queries' taps of B and G_B(B_u) from one forward of G_B on [B; G_B(B_u)]
+            n = bg.shape[0]
+            both = _bare(generator).forward_features(torch.cat([bg, identity]), self.loc_layers)
+            targets = [[f[:n] for f in both], [f[n:] for f in both]]
+            loc = [self.location_contrast([f.detach() for f in source_features[i]], targets[i],
+                                          generator_rng=generator_rng) for i in range(2)]
+        else:
+            loc = [self.location_contrast(
+                *self.location_features(generator, src, tgt, None if source_features is None
+                                        else source_features[i]),
+                generator_rng=generator_rng) for i, (src, tgt) in enumerate(pairs)]
         losses['loss_loc'] = loc[0] if len(loc) == 1 else 0.5 * (loc[0] + loc[1])
         losses['loss_layer'] = self.layer_contrast(feats_bg, feats_rain, bg, rain, generator_rng)
         losses['loss_consistency'] = self.consistency_loss(bg, rain, rainy)

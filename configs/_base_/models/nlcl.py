@@ -2,9 +2,12 @@
 # Inputs are scaled to [-1, 1] (the authors' test path; see the README).
 model = dict(
     type='NLCL',
-    generator=dict(type='DecompositionGenerator'),  # G_B (background)
-    rain_generator=dict(type='DecompositionGenerator'),  # G_R (rain)
-    discriminator=dict(type='NLCLPatchDiscriminator'),
+    # G_B (background) and G_R (rain), as the authors build them. nlcl_real_rain.py turns
+    # on the residual background (B = O + G_B(O)) and zero-initialised output layers.
+    generator=dict(type='DecompositionGenerator', residual=False, zero_init_output=False),
+    rain_generator=dict(type='DecompositionGenerator', residual=False, zero_init_output=False),
+    # the authors' D; nlcl_real_rain.py drops its InstanceNorm
+    discriminator=dict(type='NLCLPatchDiscriminator', norm='instance', init_gain=0.02),
     gan_loss=dict(
         type='GANLoss',
         gan_type='lsgan',
@@ -28,7 +31,11 @@ model = dict(
         loc_identity=True,
         legacy_disc_taps=False,
         legacy_freeze_loc_heads=False,
-        legacy_adv_head_bug=False),
+        legacy_adv_head_bug=False,
+        # 'learned' (paper) or 'frozen' layer-loss heads (nlcl_real_rain.py: frozen)
+        layer_heads='learned',
+        # what D sees: 'image' (paper), 'detail' or 'gray_detail' (nlcl_real_rain.py: 'gray_detail')
+        disc_input='image'),
     train_cfg=dict(disc_steps=1, disc_init_steps=0),
     data_preprocessor=dict(
         type='DataPreprocessor', mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5]))

@@ -3,6 +3,7 @@
 The TPAMI paper observes that non-local *image* patches have a higher intrinsic
 dimension than *rain* patches; this hook lets users check it on their own data.
 """
+import math
 from typing import Optional
 
 from mmengine.hooks import Hook
@@ -18,6 +19,10 @@ class IntrinsicDimensionHook(Hook):
     """Every ``interval`` iterations, estimate the intrinsic dimension of a non-local
     patch group of B and of R (first sample of the batch) and log ``id_background`` and
     ``id_rain`` (scalars in the log, TensorBoard and ``vis_data/scalars.json``).
+
+    A layer without enough distinct patches has no intrinsic dimension (R = 0 at the
+    start of a run whose rain generator's output layer is zero-initialised): its value
+    is not logged then, rather than logged as NaN.
 
     Args:
         interval (int): Iterations between estimates.
@@ -46,9 +51,13 @@ class IntrinsicDimensionHook(Hook):
         _, bg, rain = decompose_batch(runner, data_batch)
         values = {}
         for name, layer in (('id_background', bg[0]), ('id_rain', rain[0])):
-            values[name] = float(patch_group_intrinsic_dim(
+            value = float(patch_group_intrinsic_dim(
                 layer.float(), k_patches=self.num_patches, patch_size=self.patch_size,
                 search_size=self.search_size, method=self.method))
+            if math.isfinite(value):
+                values[name] = value
+        if not values:
+            return
         for name, value in values.items():
             runner.message_hub.update_scalar(f'train/{name}', value)
         runner.visualizer.add_scalars(values, step=runner.iter + 1)

@@ -1,0 +1,25 @@
+# The recommended NLCL configuration on the demo data (configs/nlcl_demo.py: residual
+# background, frozen layer-loss heads, location loss at 0.1, discriminator on the grey
+# detail layer, asymmetric layer loss) with a longer schedule, for a model-zoo model.
+# docs/training.md records what this schedule has reached so far.
+#
+#   python tools/train.py configs/nlcl_demo_long.py --work-dir work_dirs/nlcl_demo_long
+#   python tools/export_generators.py work_dirs/nlcl_demo_long/iter_2400.pth model.pth
+_base_ = ['./nlcl_demo.py']
+
+max_iters = 2400
+decay_iters = 200
+param_scheduler = [
+    dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=max_iters - decay_iters),
+    dict(type='LinearLR', start_factor=1.0, end_factor=1.0 / 11, by_epoch=False,
+         begin=max_iters - decay_iters, end=max_iters),
+]
+train_cfg = dict(max_iters=max_iters, val_interval=100)
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(interval=100, max_keep_ckpts=-1, save_best='PSNR', rule='greater'))
+custom_hooks = [
+    dict(type='BasicVisualizationHook', interval=1),
+    dict(type='DecompositionVisualizationHook', interval=200),
+    dict(type='IntrinsicDimensionHook', interval=200),
+]
