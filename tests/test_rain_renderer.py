@@ -132,3 +132,50 @@ def test_invalid_image_raises(bad):
 def test_sample_style_rejects_bad_rng():
     with pytest.raises(ValueError, match='rng'):
         sample_style(0)
+
+
+def test_rain_scene_matches_its_equation():
+    """O = (1 - a) ((1 - h) B + h A) + a L with a = 1 - prod(1 - a_i), one layer's a_i
+    being exactly render_rain's streak layer for the same drops."""
+    from nlcl_plugin.data.rain_renderer import RainScene, render_scene
+    rng = np.random.default_rng(0)
+    clean = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)
+    style = RainStyle(angle_deg=12.0, length=15.0, width=1.0, density=0.004, brightness=0.4,
+                      blend='screen', blur_sigma=0.5, threshold=0.0)
+    scene = RainScene(layers=(style, style), haze=0.1, airlight=0.8, radiance=0.9)
+    rainy, alpha = render_scene(clean, scene, seed=5)
+    # the same drops through render_rain give each layer's opacity
+    gen = np.random.default_rng(5)
+    _, a1 = render_rain(np.zeros_like(clean), **style.as_kwargs(), seed=gen)
+    _, a2 = render_rain(np.zeros_like(clean), **style.as_kwargs(), seed=gen)
+    a = 1 - (1 - a1[:, :, 0]) * (1 - a2[:, :, 0])
+    np.testing.assert_allclose(alpha, a, atol=1e-6)
+    b = clean / 255.0
+    expected = (1 - a[:, :, None]) * (0.9 * b + 0.1 * 0.8) + a[:, :, None] * 0.9
+    assert np.abs(rainy / 255.0 - expected).max() <= 0.5 / 255 + 1e-5
+    assert alpha.max() > 0.2 and (alpha < 0.01).mean() > 0.3  # streaks, not a veil
+
+
+def test_sample_scene_is_plausible_and_seeded():
+    from nlcl_plugin.data.rain_renderer import RainScene, sample_scene
+    scenes = [sample_scene(np.random.default_rng(i)) for i in range(100)]
+    assert {len(s.layers) for s in scenes} == {1, 2, 3}
+    for s in scenes:
+        angles = [layer.angle_deg for layer in s.layers]
+        assert max(angles) - min(angles) <= 6 and all(-28 <= a <= 28 for a in angles)
+        assert all(0 < layer.brightness <= 0.5 and layer.width <= 2.2 for layer in s.layers)
+        assert 0 <= s.haze <= 0.12 and 0.7 <= s.airlight <= 0.95
+        assert RainScene.from_dict(s.as_dict()) == s
+    assert sample_scene(np.random.default_rng(3)) == sample_scene(np.random.default_rng(3))
+    with pytest.raises(ValueError, match='Generator'):
+        sample_scene(3)
+
+
+def test_render_scene_rejects_bad_input():
+    from nlcl_plugin.data.rain_renderer import RainScene, render_scene
+    with pytest.raises(ValueError, match='uint8'):
+        render_scene(np.zeros((8, 8), np.uint8), RainScene(layers=(RainStyle(),)))
+    with pytest.raises(ValueError, match='at least one'):
+        render_scene(np.zeros((8, 8, 3), np.uint8), RainScene(layers=()))
+    with pytest.raises(ValueError, match='haze'):
+        render_scene(np.zeros((8, 8, 3), np.uint8), RainScene(layers=(RainStyle(),), haze=1.0))

@@ -1,15 +1,18 @@
-"""Built-in demo data: synthetic rain on the photographs that ship inside scikit-image.
+"""Built-in demo data: synthetic rain on photographs that ship inside installed packages.
 
-Nothing is downloaded: the source photographs are the legacy images stored in the
-scikit-image wheel (``skimage/data/*.png|jpg``), read straight from the installed
-package. Eight colour photographs are split three ways, so that no photograph appears
-in two splits:
+Nothing is downloaded: the source photographs are natural colour photos stored in the
+wheels of scikit-image (``skimage/data``), scikit-learn (``sklearn/datasets/images``) and
+matplotlib (``mpl-data/sample_data``), read straight from the installed packages. Nine
+photographs are split three ways, so that no photograph (nor a view of the same scene)
+appears in two splits:
 
-* ``train_rainy/``: random crops of *astronaut*, *motorcycle* (left stereo view) and
-  *hubble_deep_field*, each with its own randomly drawn rain (24 images, 256-352 px);
-* ``train_clean/``: random crops of *coffee*, *immunohistochemistry* and *retina*,
-  clean (24 images, 256-352 px; names unrelated to the rainy ones: the data is
-  unpaired);
+* ``train_rainy/``: random crops of *astronaut*, *motorcycle* (both stereo views) and
+  *china*, each with its own randomly drawn rain scene (12 crops per photo, 256-352 px);
+* ``train_clean/``: random crops of *coffee*, *grace_hopper* and *flower*, clean (12 per
+  photo; names unrelated to the rainy ones: the data is unpaired). Rainy and clean
+  crops are natural photos of the same kind (people, objects, scenery), as they are when
+  a user collects rainy and clean photos, so the discriminator has the rain, not the
+  kind of picture, to tell them apart;
 * ``train_target/``: the clean originals of the ``train_rainy/`` crops, with the same
   names. NLCL never reads them; they only feed the *supervised* reference (the same
   generator trained on rainy/clean pairs, the upper bound of an unsupervised method);
@@ -17,12 +20,14 @@ in two splits:
   and clean with the same basenames (5 pairs), the layout MMagic's
   ``BasicImageDataset`` reads with ``data_prefix=dict(img='input', gt='target')``.
 
-Every crop position and rain parameter comes from a seeded numpy Generator, so a build
-is byte-for-byte reproducible. ``manifest.json`` records the generator version, the
-seeds and the per-image rain parameters; it is written last, after the image folders
-have been moved into place from a private staging folder, so an interrupted build never
-looks complete. A later call with a matching manifest (same version and seed, every
-listed file present with its recorded size) returns at once.
+The rain is :func:`~nlcl_plugin.data.rain_renderer.render_scene`: thin, semi-transparent
+streaks in one to three depth layers of varied density, angle and length, over a light
+haze. Every crop position and rain parameter comes from a seeded numpy Generator, so a
+build is byte-for-byte reproducible for given package files. ``manifest.json`` records
+the generator version, the seeds and the per-image rain scenes; it is written last,
+after the image folders have been moved into place from a private staging folder, so an
+interrupted build never looks complete. A later call with a matching manifest (same
+version and seed, every listed file present with its recorded size) returns at once.
 
 Command line::
 
@@ -45,33 +50,34 @@ import cv2
 import numpy as np
 
 from ..image_io import read_image
-from .rain_renderer import render_rain, sample_style
+from .rain_renderer import render_scene, sample_scene
 
-__all__ = ['DEMO_DATA_VERSION', 'DEMO_SOURCES', 'prepare_demo_data', 'main']
+__all__ = ['DEMO_DATA_VERSION', 'DEMO_SOURCES', 'PHOTO_FILES', 'prepare_demo_data', 'main']
 
 #: Bump whenever the generated content would change (sources, crops, renderer).
-DEMO_DATA_VERSION = 2
+DEMO_DATA_VERSION = 3
 DEFAULT_SEED = 0
 GENERATOR = 'nlcl_plugin.data.demo_data'
 
-#: Photograph name -> file inside the installed ``skimage/data`` folder.
-SKIMAGE_FILES = {
-    'astronaut': 'astronaut.png',
-    'motorcycle': 'motorcycle_left.png',
-    'hubble_deep_field': 'hubble_deep_field.jpg',
-    'coffee': 'coffee.png',
-    'immunohistochemistry': 'ihc.png',
-    'retina': 'retina.jpg',
-    'chelsea': 'chelsea.png',
-    'rocket': 'rocket.jpg',
+#: Photograph name -> (package, file inside that package's sample-image folder).
+PHOTO_FILES = {
+    'astronaut': ('skimage', 'astronaut.png'),
+    'motorcycle_left': ('skimage', 'motorcycle_left.png'),
+    'motorcycle_right': ('skimage', 'motorcycle_right.png'),
+    'china': ('sklearn', 'china.jpg'),
+    'coffee': ('skimage', 'coffee.png'),
+    'grace_hopper': ('matplotlib', 'grace_hopper.jpg'),
+    'flower': ('sklearn', 'flower.jpg'),
+    'chelsea': ('skimage', 'chelsea.png'),
+    'rocket': ('skimage', 'rocket.jpg'),
 }
 #: Which photographs feed which split (disjoint).
 DEMO_SOURCES = {
-    'train_rainy': ('astronaut', 'motorcycle', 'hubble_deep_field'),
-    'train_clean': ('coffee', 'immunohistochemistry', 'retina'),
+    'train_rainy': ('astronaut', 'motorcycle_left', 'motorcycle_right', 'china'),
+    'train_clean': ('coffee', 'grace_hopper', 'flower'),
     'test': ('chelsea', 'rocket'),
 }
-CROPS_PER_TRAIN_PHOTO = 8
+CROPS_PER_TRAIN_PHOTO = 12
 TRAIN_CROP_RANGE = (256, 352)  # inclusive, multiples of 8
 TEST_CROP = 256
 MAX_SHORT_SIDE = 512  # larger photographs are downscaled first (area interpolation)
@@ -98,14 +104,33 @@ def _header(seed: int) -> dict:
     return {'generator': GENERATOR, 'version': DEMO_DATA_VERSION, 'seed': seed}
 
 
+def _package_image_dir(package: str) -> str:
+    """The folder of sample images inside an installed package."""
+    if package == 'skimage':
+        import skimage
+        return osp.join(osp.dirname(skimage.__file__), 'data')
+    if package == 'sklearn':
+        import sklearn.datasets
+        return osp.join(osp.dirname(sklearn.datasets.__file__), 'images')
+    if package == 'matplotlib':
+        import matplotlib
+        return osp.join(matplotlib.get_data_path(), 'sample_data')
+    raise ValueError(f'unknown source package {package!r}')
+
+
 def _load_source(name: str) -> np.ndarray:
-    """Read one scikit-image photograph as uint8 RGB, downscaled to a short side <= 512."""
-    import skimage
-    path = osp.join(osp.dirname(skimage.__file__), 'data', SKIMAGE_FILES[name])
+    """Read one bundled photograph as uint8 RGB, downscaled to a short side <= 512."""
+    package, filename = PHOTO_FILES[name]
+    try:
+        path = osp.join(_package_image_dir(package), filename)
+    except ImportError as err:
+        raise FileNotFoundError(
+            f'demo source photograph {name!r} comes with the {package} package, which is '
+            f'not installed ({err}); install it (requirements/runtime.txt)') from err
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'demo source photograph {name!r} not found at {path}; the demo data is built '
-            'from the images inside the scikit-image package: reinstall scikit-image')
+            f'from the images inside the {package} package: reinstall it')
     img, _ = read_image(path)
     h, w = img.shape[:2]
     scale = MAX_SHORT_SIDE / min(h, w)
@@ -175,9 +200,9 @@ def _build(staging: str, seed: int) -> List[dict]:
                 if split == 'train_rainy':
                     entry['target'] = f'train_target/{base}'
                     entry['target_bytes'] = _write_png(osp.join(staging, entry['target']), img)
-                    style = sample_style(rng)
-                    img, _ = render_rain(img, **style.as_kwargs(), seed=rng)
-                    entry['rain'] = style.as_kwargs()
+                    scene = sample_scene(rng)
+                    img, _ = render_scene(img, scene, seed=rng)
+                    entry['rain'] = scene.as_dict()
                 rel = f'{split}/{base}'
                 entry['file'] = rel
                 entry['bytes'] = _write_png(osp.join(staging, rel), img)
@@ -189,12 +214,12 @@ def _build(staging: str, seed: int) -> List[dict]:
             item_seed = _item_seed(seed, 'test', p_idx, k)
             rng = np.random.default_rng(item_seed)
             clean = _crop(photo, box)
-            style = sample_style(rng)
-            rainy, _ = render_rain(clean, **style.as_kwargs(), seed=rng)
+            scene = sample_scene(rng)
+            rainy, _ = render_scene(clean, scene, seed=rng)
             base = f'{name}_{k:02d}.png'
             entries.append({
                 'split': 'test', 'source': name, 'crop_top_left_hw': list(box),
-                'seed': item_seed, 'rain': style.as_kwargs(),
+                'seed': item_seed, 'rain': scene.as_dict(),
                 'file': f'test/input/{base}',
                 'bytes': _write_png(osp.join(staging, 'test', 'input', base), rainy),
                 'target': f'test/target/{base}',
@@ -289,10 +314,14 @@ def prepare_demo_data(root: str = 'data/nlcl_demo',
                 if osp.lexists(target):
                     os.rename(target, osp.join(staging, f'old-{sub}'))
                 os.rename(osp.join(staging, sub), target)
+            import matplotlib
             import skimage
+            import sklearn
             manifest = dict(_header(seed))
             manifest.update({
-                'scikit_image_version': skimage.__version__,
+                'package_versions': dict(scikit_image=skimage.__version__,
+                                         scikit_learn=sklearn.__version__,
+                                         matplotlib=matplotlib.__version__),
                 'sources': {k: list(v) for k, v in DEMO_SOURCES.items()},
                 'images': entries,
             })

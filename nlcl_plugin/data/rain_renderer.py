@@ -12,6 +12,12 @@ The recipe is the Photoshop-style one behind the Rain12 / Rain100 benchmarks:
 5. blending onto the background: ``additive`` ``O = clip(B + R, 0, 1)`` or
    ``screen`` ``O = 1 - (1 - B)(1 - R)``.
 
+:func:`render_scene` composes the way real rain is photographed (:class:`RainScene`):
+up to three such layers at different depths (far: short, faint, dense; near: long,
+more opaque, sparse), drawn semi-transparent (thin, low opacity, no hard levels cut),
+over a background veiled by haze. :func:`sample_scene` draws its parameters; the demo
+data uses it.
+
 Angle convention: ``angle_deg = 0`` gives vertical streaks; a positive angle moves the
 lower end of each streak to the right (streaks lean like a backslash ``\\``, rain
 falling to the right), a negative angle to the left (``/``). In image coordinates
@@ -29,7 +35,8 @@ from typing import Any, Dict, Optional, Tuple, Union
 import cv2
 import numpy as np
 
-__all__ = ['BLEND_MODES', 'RainStyle', 'motion_kernel', 'render_rain', 'sample_style']
+__all__ = ['BLEND_MODES', 'RainScene', 'RainStyle', 'motion_kernel', 'render_rain', 'render_scene',
+           'sample_scene', 'sample_style']
 
 BLEND_MODES = ('additive', 'screen')
 
@@ -126,6 +133,20 @@ def _unit_drop_peak(kernel: np.ndarray, blur_sigma: float) -> float:
     return float(response.max())
 
 
+def _streak_layer(h: int, w: int, kernel: np.ndarray, density: float, brightness: float,
+                  blur_sigma: float, threshold: float, rng: np.random.Generator) -> np.ndarray:
+    """One streak layer (H, W) float32 in [0, brightness]: drops, pre-blur, motion blur,
+    levels (see the module docstring)."""
+    drops = (rng.random((h, w)) < density).astype(np.float32)
+    drops *= rng.uniform(0.5, 1.0, size=(h, w)).astype(np.float32)
+    drops = _blur(drops, blur_sigma)
+    streaks = cv2.filter2D(drops, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT_101)
+    # An isolated drop of intensity v becomes a streak of peak intensity v.
+    streaks /= _unit_drop_peak(kernel, blur_sigma)
+    rain = np.clip((streaks - threshold) / (1.0 - threshold), 0.0, 1.0) * np.float32(brightness)
+    return rain.astype(np.float32)
+
+
 def render_rain(clean: np.ndarray,
                 *,
                 angle_deg: float = RainStyle.angle_deg,
@@ -187,14 +208,8 @@ def render_rain(clean: np.ndarray,
     rng = _make_rng(seed)
 
     h, w = clean.shape[:2]
-    drops = (rng.random((h, w)) < density).astype(np.float32)
-    drops *= rng.uniform(0.5, 1.0, size=(h, w)).astype(np.float32)
-    drops = _blur(drops, blur_sigma)
-    streaks = cv2.filter2D(drops, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT_101)
-    # An isolated drop of intensity v becomes a streak of peak intensity v.
-    streaks /= _unit_drop_peak(kernel, blur_sigma)
-    rain = np.clip((streaks - threshold) / (1.0 - threshold), 0.0, 1.0) * np.float32(brightness)
-    rain = np.repeat(rain.astype(np.float32)[:, :, None], 3, axis=2)
+    rain = _streak_layer(h, w, kernel, density, brightness, blur_sigma, threshold, rng)
+    rain = np.repeat(rain[:, :, None], 3, axis=2)
 
     background = clean.astype(np.float32) / np.float32(255.0)
     if blend == 'additive':
@@ -242,3 +257,138 @@ def sample_style(rng: np.random.Generator,
         blend=blend or drawn_blend,
         blur_sigma=round(float(blur_sigma), 4),
         threshold=round(float(threshold), 4))
+
+
+# --------------------------------------------------------------------------- rain scenes
+@dataclass(frozen=True)
+class RainScene:
+    """Rain as it is photographed: several streak layers at different depths, and haze.
+
+    Each layer is a :class:`RainStyle` (far layers: short, thin, faint and dense; near
+    layers: long, wider, more opaque and sparse). The streaks are semi-transparent:
+    each layer's value is an opacity ``a`` in ``[0, brightness]``, composited over the
+    background with the streaks' own radiance ``radiance`` (``O = (1 - a) B + a L``).
+    Haze (the veil of distant rain and spray) blends the background towards an
+    airlight ``A`` first: ``B_h = (1 - haze) B + haze A``.
+
+    Attributes:
+        layers (tuple[RainStyle, ...]): Streak layers, far to near (``blend`` unused).
+        haze (float): Haze opacity in [0, 1).
+        airlight (float): Haze intensity A in [0, 1].
+        radiance (float): Streak intensity L in [0, 1].
+    """
+
+    layers: Tuple[RainStyle, ...]
+    haze: float = 0.0
+    airlight: float = 0.9
+    radiance: float = 1.0
+
+    def as_dict(self) -> Dict[str, Any]:
+        """JSON-serialisable description (``RainScene.from_dict`` reads it back)."""
+        return dict(layers=[layer.as_kwargs() for layer in self.layers], haze=self.haze,
+                    airlight=self.airlight, radiance=self.radiance)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> 'RainScene':
+        return cls(layers=tuple(RainStyle(**layer) for layer in d['layers']),
+                   haze=d['haze'], airlight=d['airlight'], radiance=d['radiance'])
+
+
+#: Ranges of :func:`sample_scene`'s layers, far to near: (length, width, log10 density,
+#: opacity, pre-blur) as (low, high).
+SCENE_LAYER_RANGES = (
+    dict(length=(6.0, 16.0), width=(0.6, 1.0), log_density=(-2.4, -1.7),
+         brightness=(0.08, 0.2), blur_sigma=(0.3, 0.6)),
+    dict(length=(14.0, 32.0), width=(0.8, 1.4), log_density=(-3.0, -2.3),
+         brightness=(0.15, 0.35), blur_sigma=(0.4, 0.8)),
+    dict(length=(28.0, 60.0), width=(1.2, 2.2), log_density=(-3.6, -2.8),
+         brightness=(0.25, 0.5), blur_sigma=(0.6, 1.2)),
+)
+
+
+def sample_scene(rng: np.random.Generator) -> RainScene:
+    """Draw a plausible rain scene (see :class:`RainScene`).
+
+    One to three streak layers (always the middle one; the far and near ones each with
+    probability 1/2) share a direction drawn in [-25, 25] degrees from vertical, each
+    jittered by up to 3 degrees; their sizes, densities and opacities are drawn from
+    :data:`SCENE_LAYER_RANGES`. Haze is uniform in [0, 0.12] with an airlight in
+    [0.7, 0.95]; the streak radiance is in [0.85, 1].
+
+    Args:
+        rng (np.random.Generator): Randomness source (consumed).
+
+    Returns:
+        RainScene: Values rounded to 4-6 decimals (exact JSON round trip).
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f'rng must be a numpy.random.Generator, got {type(rng).__name__}')
+    angle = rng.uniform(-25.0, 25.0)
+    present = [bool(rng.random() < 0.5), True, bool(rng.random() < 0.5)]
+    layers = []
+    for keep, ranges in zip(present, SCENE_LAYER_RANGES):
+        draw = {k: rng.uniform(*v) for k, v in ranges.items()}  # drawn even when unused
+        jitter = rng.uniform(-3.0, 3.0)
+        if not keep:
+            continue
+        layers.append(RainStyle(
+            angle_deg=round(float(np.clip(angle + jitter, -90, 90)), 4),
+            length=round(float(draw['length']), 4),
+            width=round(float(draw['width']), 4),
+            density=round(float(10 ** draw['log_density']), 6),
+            brightness=round(float(draw['brightness']), 4),
+            blend='screen',
+            blur_sigma=round(float(draw['blur_sigma']), 4),
+            threshold=0.0))
+    return RainScene(layers=tuple(layers),
+                     haze=round(float(rng.uniform(0.0, 0.12)), 4),
+                     airlight=round(float(rng.uniform(0.7, 0.95)), 4),
+                     radiance=round(float(rng.uniform(0.85, 1.0)), 4))
+
+
+def render_scene(clean: np.ndarray, scene: RainScene,
+                 seed: SeedLike = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Render a :class:`RainScene` onto a clean image.
+
+    With ``B = clean / 255``, ``B_h = (1 - haze) B + haze A`` and the layers' opacities
+    combined as ``a = 1 - prod_i (1 - a_i)``, the rainy image is
+    ``round(255 * ((1 - a) B_h + a L))`` (float32).
+
+    Args:
+        clean (np.ndarray): uint8 background (H, W, 3).
+        scene (RainScene): What to render.
+        seed (int | np.random.Generator | None): Randomness source of the drops.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: the uint8 rainy image (H, W, 3) and the float32
+        streak opacity ``a`` (H, W).
+    """
+    if not isinstance(clean, np.ndarray) or clean.dtype != np.uint8 or clean.ndim != 3 \
+            or clean.shape[2] != 3 or clean.size == 0:
+        raise ValueError(f'clean must be a non-empty uint8 array of shape (H, W, 3), got '
+                         f'{getattr(clean, "dtype", type(clean).__name__)} '
+                         f'{getattr(clean, "shape", "")}')
+    if not scene.layers:
+        raise ValueError('a RainScene needs at least one streak layer')
+    haze = _check_number('haze', scene.haze, 0.0, 1.0)
+    if haze >= 1.0:
+        raise ValueError(f'haze must be in [0, 1), got {haze}')
+    airlight = _check_number('airlight', scene.airlight, 0.0, 1.0)
+    radiance = _check_number('radiance', scene.radiance, 0.0, 1.0)
+    rng = _make_rng(seed)
+    h, w = clean.shape[:2]
+    transmission = np.ones((h, w), np.float32)
+    for style in scene.layers:
+        _check_number('density', style.density, 0.0, 1.0, low_open=True)
+        _check_number('brightness', style.brightness, 0.0, 1.0)
+        _check_number('blur_sigma', style.blur_sigma, 0.0, 10.0)
+        kernel = motion_kernel(style.length, style.angle_deg, style.width)
+        a = _streak_layer(h, w, kernel, style.density, style.brightness, style.blur_sigma,
+                          style.threshold, rng)
+        transmission *= 1.0 - a
+    alpha = (1.0 - transmission)[:, :, None]
+    background = clean.astype(np.float32) / np.float32(255.0)
+    background = (1.0 - haze) * background + np.float32(haze * airlight)
+    out = (1.0 - alpha) * background + alpha * np.float32(radiance)
+    rainy = np.round(np.clip(out, 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
+    return rainy, (1.0 - transmission).astype(np.float32)
