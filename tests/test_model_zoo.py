@@ -17,49 +17,119 @@ RESULTS = osp.join(REPO, 'results', 'demo_comparison.json')
 
 SAMPLE = {
     'benchmark': 'nlcl_demo', 'date': '2026-01-02', 'command': 'python tools/compare_demo.py',
-    'iterations': 7, 'batch_size': 1, 'crop_size': 64,
+    'iterations': 7, 'seeds': [0, 1, 2], 'batch_size': 1, 'crop_size': 64,
     'data': {'train_rainy': 3, 'train_clean': 4, 'train_pairs_supervised': 3, 'test_pairs': 2},
     'metrics': 'PSNR / SSIM on the Y channel',
     'hardware': {'cpu': 'Some CPU', 'cores': 2, 'device': 'CPU', 'torch': '2.x'},
     'input': {'psnr': 20.123, 'ssim': 0.61234},
     'methods': [
-        {'name': 'nlcl_tpami_asymmetric', 'label': 'NLCL A', 'config': 'configs/nlcl_demo.py',
-         'supervised': False, 'iterations': 7, 'checkpoint': 'w/a/iter_7.pth',
-         'psnr': 21.5, 'ssim': 0.7, 'train_seconds': 90.0},
+        # gain 21.5 - 20.123 = +1.377 dB > std 0.5: a gain
+        {'name': 'nlcl_recommended', 'label': 'NLCL A', 'config': 'configs/nlcl_demo.py',
+         'supervised': False, 'iterations': 7, 'seeds': [0, 1, 2],
+         'checkpoint': 'w/a/seed0/iter_7.pth',
+         'psnr_per_seed': [21.0, 21.5, 22.0], 'psnr': 21.5, 'psnr_std': 0.5,
+         'ssim_per_seed': [0.69, 0.70, 0.71], 'ssim': 0.7, 'ssim_std': 0.01,
+         'train_seconds': 90.0, 'train_seconds_total': 270.0},
+        # gain 20.5 - 20.123 = +0.377 dB < std 0.5: within the spread
+        {'name': 'nlcl_cvpr_symmetric', 'label': 'NLCL B',
+         'config': 'configs/demo/nlcl_demo_cvpr_symmetric.py',
+         'supervised': False, 'iterations': 7, 'seeds': [0, 1, 2],
+         'checkpoint': 'w/b/seed0/iter_7.pth',
+         'psnr_per_seed': [20.0, 20.5, 21.0], 'psnr': 20.5, 'psnr_std': 0.5,
+         'ssim_per_seed': [0.6, 0.62, 0.64], 'ssim': 0.62, 'ssim_std': 0.02},
         {'name': 'supervised_l1', 'label': 'Sup', 'config': 'configs/demo/supervised_demo.py',
-         'supervised': True, 'iterations': 7, 'checkpoint': 'w/s/iter_7.pth',
-         'psnr': 25.25, 'ssim': 0.8},
+         'supervised': True, 'iterations': 7, 'seeds': [0, 1, 2],
+         'checkpoint': 'w/s/seed0/iter_7.pth',
+         'psnr_per_seed': [25.0, 25.25, 25.5], 'psnr': 25.25, 'psnr_std': 0.25,
+         'ssim_per_seed': [0.79, 0.8, 0.81], 'ssim': 0.8, 'ssim_std': 0.01},
     ],
 }
+#: a results file written before seeds were repeated: one value per method, no spread
+OLD_SAMPLE = {k: v for k, v in SAMPLE.items() if k != 'seeds'}
+OLD_SAMPLE['methods'] = [
+    {'name': 'nlcl_tpami_asymmetric', 'label': 'NLCL old', 'config': 'configs/nlcl_demo.py',
+     'supervised': False, 'iterations': 7, 'checkpoint': 'w/a/iter_7.pth',
+     'psnr': 21.5, 'ssim': 0.7, 'train_seconds': 90.0},
+]
 README = f'# x\n\nbefore\n\n{model_zoo.START}\nold table\n{model_zoo.END}\n\nafter\n'
+
+
+def no_empty(node):  # MMagic's model index forbids null and empty values
+    assert node not in (None, '', [], {})
+    if isinstance(node, dict):
+        for v in node.values():
+            no_empty(v)
+    elif isinstance(node, list):
+        for v in node:
+            no_empty(v)
+
+
+def table_of(readme):
+    return readme.split(model_zoo.START)[1].split(model_zoo.END)[0]
 
 
 def test_render_puts_every_number_in_the_table_and_metafile():
     readme, meta = model_zoo.render(SAMPLE, README)
     assert readme.startswith('# x\n\nbefore\n') and readme.endswith('\n\nafter\n')
     assert 'old table' not in readme
-    table = readme.split(model_zoo.START)[1].split(model_zoo.END)[0]
-    assert '| rainy input (no deraining) | - | - | 20.12 | 0.6123 | - |' in table
-    assert '| NLCL A | [nlcl_demo.py](configs/nlcl_demo.py) | unpaired | 21.50 | 0.7000 | 1.5 min |' in table
+    table = table_of(readme)
+    assert '| Method | Config | Training data | PSNR (Y) | SSIM (Y) | vs input | gain > std ' \
+           '| Training time |' in table
+    assert '| rainy input (no deraining) | - | - | 20.12 | 0.6123 | - | - | - |' in table
+    assert '| NLCL A | [nlcl_demo.py](configs/nlcl_demo.py) | unpaired | 21.50 ± 0.50 | ' \
+           '0.7000 ± 0.0100 | +1.38 dB | yes | 1.5 min |' in table
+    assert '| NLCL B | [nlcl_demo_cvpr_symmetric.py](configs/demo/nlcl_demo_cvpr_symmetric.py) ' \
+           '| unpaired | 20.50 ± 0.50 | 0.6200 ± 0.0200 | +0.38 dB | no | - |' in table
     assert '| Sup | [supervised_demo.py](configs/demo/supervised_demo.py) | paired (supervised) | ' \
-           '25.25 | 0.8000 | - |' in table
+           '25.25 ± 0.25 | 0.8000 ± 0.0100 | +5.13 dB | - | - |' in table
+    assert 'trained with 3 seeds (0, 1, 2)' in table
+    assert 'mean ± the sample standard deviation over seeds' in table
+    assert 'Differences smaller than the spread (± one standard deviation over seeds) are ' \
+           'not differences.' in table
     assert '7 iterations' in table and 'Some CPU, 2 cores' in table and '2026-01-02' in table
     doc = yaml.safe_load(meta)
     assert [c['Name'] for c in doc['Collections']] == ['NLCL', 'NLCL-TPAMI']
     models = doc['Models']
     assert [m['Config'] for m in models] == [m['config'] for m in SAMPLE['methods']]
-    assert models[0]['In Collection'] == 'NLCL-TPAMI'
-    assert models[1]['Results'][0]['Metrics'] == {'PSNR (Y)': 25.25, 'SSIM (Y)': 0.8}
-    assert models[1]['Weights'] == 'w/s/iter_7.pth'
+    assert [m['In Collection'] for m in models] == ['NLCL-TPAMI', 'NLCL', 'NLCL']
+    assert models[0]['Results'][0]['Metrics'] == {
+        'PSNR (Y)': 21.5, 'PSNR (Y) std': 0.5, 'SSIM (Y)': 0.7, 'SSIM (Y) std': 0.01}
+    assert models[2]['Results'][0]['Metrics'] == {
+        'PSNR (Y)': 25.25, 'PSNR (Y) std': 0.25, 'SSIM (Y)': 0.8, 'SSIM (Y) std': 0.01}
+    assert models[2]['Metadata']['Seeds'] == 3
+    assert models[2]['Weights'] == 'w/s/seed0/iter_7.pth'
+    no_empty(doc)
 
-    def no_empty(node):  # MMagic's model index forbids null and empty values
-        assert node not in (None, '', [], {})
-        if isinstance(node, dict):
-            for v in node.values():
-                no_empty(v)
-        elif isinstance(node, list):
-            for v in node:
-                no_empty(v)
+
+def test_cpu_description_names_the_training_resources():
+    res = copy.deepcopy(SAMPLE)
+    res['hardware']['cpu_description'] = 'Some CPU 9000, 2 cores, AVX2 (no AVX-512)'
+    readme, meta = model_zoo.render(res, README)
+    assert '(Some CPU 9000, 2 cores, AVX2 (no AVX-512), torch 2.x)' in table_of(readme)
+    assert yaml.safe_load(meta)['Models'][0]['Metadata']['Training Resources'] == \
+        'Some CPU 9000, 2 cores, AVX2 (no AVX-512)'
+
+
+def test_gain_flag_needs_a_gain_larger_than_the_spread():
+    method = copy.deepcopy(SAMPLE['methods'][0])  # psnr 21.5, std 0.5
+    assert model_zoo.gain_flag(method, 20.9) == 'yes'  # +0.6 > 0.5
+    assert model_zoo.gain_flag(method, 21.1) == 'no'   # +0.4 < 0.5
+    assert model_zoo.gain_flag(method, 22.0) == 'no'   # below the input
+    assert model_zoo.gain_flag(SAMPLE['methods'][2], 0.0) == '-'  # supervised reference
+    assert model_zoo.gain_flag(OLD_SAMPLE['methods'][0], 0.0) == '-'  # one seed: no spread
+
+
+def test_single_seed_results_still_render():
+    readme, meta = model_zoo.render(OLD_SAMPLE, README)
+    table = table_of(readme)
+    assert '| NLCL old | [nlcl_demo.py](configs/nlcl_demo.py) | unpaired | 21.50 | 0.7000 | ' \
+           '+1.38 dB | - | 1.5 min |' in table
+    assert 'trained with 1 seed;' in table and '±' not in table.split('| Method')[1]
+    doc = yaml.safe_load(meta)
+    assert doc['Models'][0]['In Collection'] == 'NLCL-TPAMI'
+    assert doc['Models'][0]['Metadata']['Seeds'] == 1
+    assert doc['Models'][0]['Results'][0]['Metrics'] == {
+        'PSNR (Y)': 21.5, 'PSNR (Y) std': 0.0, 'SSIM (Y)': 0.7, 'SSIM (Y) std': 0.0}
     no_empty(doc)
 
 
@@ -77,12 +147,23 @@ def test_check_mode_detects_stale_files(tmp_path):
     assert model_zoo.main(args) == 0
     assert model_zoo.main(args + ['--check']) == 0
     changed = copy.deepcopy(SAMPLE)
-    changed['methods'][0]['psnr'] = 22.0
+    changed['methods'][0]['psnr_std'] = 0.25
     res_path.write_text(json.dumps(changed))
     assert model_zoo.main(args + ['--check']) == 1
 
 
+def test_missing_results_file_is_reported(tmp_path, capsys):
+    readme = tmp_path / 'README.md'
+    readme.write_text(README)
+    assert model_zoo.main(['--results', str(tmp_path / 'none.json'), '--readme', str(readme),
+                           '--metafile', str(tmp_path / 'm.yml'), '--check']) == 2
+    assert 'none.json not found' in capsys.readouterr().err
+    assert readme.read_text() == README
+
+
 def test_committed_readme_and_metafile_match_the_results():
+    if not osp.isfile(RESULTS):
+        pytest.skip('no results/demo_comparison.json: run make compare')
     res = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'model_zoo.py'), '--check'],
                          cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr

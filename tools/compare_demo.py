@@ -1,62 +1,121 @@
 #!/usr/bin/env python
 """Compare NLCL variants and a supervised reference on the built-in demo benchmark.
 
-    python tools/compare_demo.py [--iters 300] [--work-dir work_dirs/demo_comparison]
-        [--out results/demo_comparison.json] [--figure docs/figures/demo_comparison.jpg]
-        [--only NAME ...] [--reuse]
+    python tools/compare_demo.py [--iters 300] [--seeds 0 1 2] [--jobs 1]
+        [--work-dir work_dirs/demo_comparison] [--out results/demo_comparison.json]
+        [--figure docs/figures/demo_comparison.jpg] [--only NAME ...] [--reuse]
 
-Each method is trained with ``tools/train.py`` on the demo data (same crop, optimiser,
-schedule and seed), then evaluated with ``tools/demo_report.py`` (MMagic's PSNR/SSIM on
-the Y channel over the paired demo test split, through ``Runner.test``). The rainy input
-itself is the first row. Results land in one JSON file, from which
+Each method is trained with ``tools/train.py`` on the demo data (same crop, optimiser and
+schedule) once per seed (``--cfg-options randomness.seed=S``, work dir
+``WORK_DIR/NAME/seedS``), then each run is evaluated with ``tools/demo_report.py``
+(MMagic's PSNR/SSIM on the Y channel over the paired demo test split). A method's row
+keeps the per-seed values and their mean and sample standard deviation; the rainy
+input itself is the reference row. Results land in one JSON file, from which
 ``tools/model_zoo.py`` writes the README table and ``configs/metafile.yml``; the figure
-shows rainy | NLCL B | NLCL R | supervised | clean for a few test images.
+shows rainy | NLCL B | NLCL R | supervised | clean for a few test images (first seed's
+checkpoints).
+
+``--jobs N`` runs up to N trainings (and their evaluations) at once, each limited to
+``max(1, cores // N)`` threads through ``OMP_NUM_THREADS``: two multi-threaded torch
+processes on the same cores slow each other down far more than they gain. Training times
+of concurrent runs include that sharing.
 
 Methods (``--only`` takes these names):
 
-* ``nlcl_tpami_asymmetric``: ``configs/nlcl_demo.py`` (the TPAMI asymmetric layer loss);
-* ``nlcl_cvpr_symmetric``: ``configs/demo/nlcl_demo_cvpr_symmetric.py``;
-* ``nlcl_official_legacy``: ``configs/demo/nlcl_demo_official_legacy.py`` (defects D1-D3);
-* ``nlcl_random_sampling``: ``configs/demo/nlcl_demo_random_sampling.py`` (ablation);
+* ``nlcl_recommended``: ``configs/nlcl_demo.py`` (asymmetric layer loss, residual
+  background, frozen layer heads, location loss 0.1);
+* ``nlcl_options_off``: ``configs/demo/nlcl_demo_options_off.py`` (asymmetric layer
+  loss, every option beyond the paper off);
+* ``nlcl_learned_heads``: ``configs/demo/nlcl_demo_learned_heads.py`` (the paper's
+  learned layer heads);
+* ``nlcl_no_layer_loss``: ``configs/demo/nlcl_demo_no_layer_loss.py``;
+* ``nlcl_random_sampling``: ``configs/demo/nlcl_demo_random_sampling.py`` (random
+  instead of non-local sampling);
+* ``nlcl_cvpr_symmetric``: ``configs/demo/nlcl_demo_cvpr_symmetric.py`` (symmetric
+  layer loss, the authors' settings);
+* ``nlcl_official_legacy``: ``configs/demo/nlcl_demo_official_legacy.py`` (the released
+  code, defects D1-D3 included);
 * ``supervised_l1``: ``configs/demo/supervised_demo.py`` (G_B trained on the paired
   rainy/clean crops: the upper bound of an unsupervised method).
 """
 import argparse
+import concurrent.futures
 import datetime
 import json
 import os
 import os.path as osp
 import platform
+import re
 import subprocess
 import sys
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import numpy as np  # noqa: E402
-
-import nlcl_plugin  # noqa: E402,F401
-
 #: name -> (label, config relative to the repository, supervised?)
 METHODS = {
-    'nlcl_tpami_asymmetric': ('NLCL, asymmetric layer loss (TPAMI)', 'configs/nlcl_demo.py', False),
-    'nlcl_cvpr_symmetric': ('NLCL, symmetric layer loss (CVPR)',
+    'nlcl_recommended': ('NLCL, recommended (asymmetric layer loss, residual background, '
+                         'frozen layer heads, location loss 0.1)',
+                         'configs/nlcl_demo.py', False),
+    'nlcl_options_off': ('NLCL, asymmetric layer loss, options beyond the paper off',
+                         'configs/demo/nlcl_demo_options_off.py', False),
+    'nlcl_learned_heads': ('NLCL, recommended but learned layer heads (paper)',
+                           'configs/demo/nlcl_demo_learned_heads.py', False),
+    'nlcl_no_layer_loss': ('NLCL, recommended without the layer loss',
+                           'configs/demo/nlcl_demo_no_layer_loss.py', False),
+    'nlcl_random_sampling': ('NLCL, recommended with random instead of non-local sampling',
+                             'configs/demo/nlcl_demo_random_sampling.py', False),
+    'nlcl_cvpr_symmetric': ("NLCL, symmetric layer loss (CVPR), authors' settings",
                             'configs/demo/nlcl_demo_cvpr_symmetric.py', False),
     'nlcl_official_legacy': ('NLCL, released code incl. defects D1-D3',
                              'configs/demo/nlcl_demo_official_legacy.py', False),
-    'nlcl_random_sampling': ('NLCL ablation: random instead of non-local sampling',
-                             'configs/demo/nlcl_demo_random_sampling.py', False),
     'supervised_l1': ('Same G_B, supervised (L1 on paired data)',
                       'configs/demo/supervised_demo.py', True),
 }
-FIGURE_NLCL = 'nlcl_tpami_asymmetric'
+FIGURE_NLCL = 'nlcl_recommended'
 FIGURE_SUPERVISED = 'supervised_l1'
+DEFAULT_SEEDS = (0, 1, 2)
+
+
+def visible_cores() -> int:
+    """CPUs this process may run on (its affinity mask where supported)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def threads_per_job(jobs: int, cores: int) -> int:
+    """Threads each of ``jobs`` concurrent runs gets on ``cores`` CPUs (at least 1)."""
+    if jobs < 1:
+        raise ValueError(f'jobs must be >= 1, got {jobs}')
+    return max(1, cores // jobs)
+
+
+def job_env(jobs: int, cores: int, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """Environment of one of ``jobs`` concurrent runs: ``base`` (default ``os.environ``)
+    with ``OMP_NUM_THREADS`` set to :func:`threads_per_job`."""
+    env = dict(os.environ if base is None else base)
+    env['OMP_NUM_THREADS'] = str(threads_per_job(jobs, cores))
+    return env
+
+
+def sample_std(values: Sequence[float]) -> float:
+    """Sample standard deviation (ddof=1) of ``values``; 0.0 for a single value."""
+    n = len(values)
+    if n == 0:
+        raise ValueError('no values')
+    if n == 1:
+        return 0.0
+    mean = sum(values) / n
+    return (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
 
 
 def hardware() -> dict:
-    """CPU model, core count, torch version and the device the runs used."""
+    """CPU model, core count, torch version and the device the runs used; ``cpu_description``
+    adds the instruction sets (``nlcl_plugin.hardware.describe_cpu``) where available."""
     import torch
     cpu = platform.processor() or platform.machine()
     try:
@@ -68,15 +127,22 @@ def hardware() -> dict:
     except OSError:
         pass
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU'
-    return dict(cpu=cpu, cores=os.cpu_count(), device=device, torch=torch.__version__,
+    info = dict(cpu=cpu, cores=os.cpu_count(), device=device, torch=torch.__version__,
                 python=platform.python_version())
+    try:
+        from nlcl_plugin.hardware import describe_cpu
+    except ImportError:
+        pass
+    else:
+        info['cpu_description'] = describe_cpu()
+    return info
 
 
-def run(cmd: List[str], log_path: str) -> float:
+def run(cmd: List[str], log_path: str, env: Optional[Dict[str, str]] = None) -> float:
     """Run ``cmd`` from the repository root, output to ``log_path``; seconds taken."""
     start = time.time()
     with open(log_path, 'w') as log:
-        res = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        res = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     if res.returncode != 0:
         with open(log_path) as f:
             tail = f.read()[-3000:]
@@ -87,7 +153,6 @@ def run(cmd: List[str], log_path: str) -> float:
 
 def logged_train_seconds(log_path: str, iters: int) -> Optional[float]:
     """Training time recorded in a ``train.log`` (first log line to the final save)."""
-    import re
     stamps, end = [], None
     try:
         with open(log_path) as f:
@@ -106,40 +171,115 @@ def logged_train_seconds(log_path: str, iters: int) -> Optional[float]:
     return (end - stamps[0]).total_seconds()
 
 
-def train_and_evaluate(name: str, iters: int, work_root: str, reuse: bool) -> dict:
-    label, config, supervised = METHODS[name]
-    work = osp.join(work_root, name)
+def seed_work_dir(work_root: str, name: str, seed: int) -> str:
+    """Work directory of one training run: ``WORK_ROOT/NAME/seedS``."""
+    return osp.join(work_root, name, f'seed{seed}')
+
+
+def train_command(config: str, work: str, iters: int, seed: int) -> List[str]:
+    """``tools/train.py`` command line of one run (``iters`` iterations, one final
+    validation and checkpoint, ``randomness.seed=seed``)."""
+    return [sys.executable, 'tools/train.py', config, '--work-dir', work,
+            '--cfg-options', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+            f'default_hooks.checkpoint.interval={iters}', f'randomness.seed={seed}']
+
+
+def train_and_evaluate(name: str, seed: int, iters: int, work_root: str, reuse: bool,
+                       env: Optional[Dict[str, str]] = None) -> dict:
+    """Train method ``name`` with ``seed`` (unless ``reuse`` finds its checkpoint) and
+    evaluate it on the demo test split.
+
+    Returns:
+        dict: one per-seed row: ``seed``, ``checkpoint`` (relative to the repository),
+        ``psnr``, ``ssim``, ``input_psnr``, ``input_ssim``, ``images``, ``iterations``
+        and ``train_seconds`` (None when unknown).
+    """
+    _, config, _ = METHODS[name]
+    work = seed_work_dir(work_root, name, seed)
     os.makedirs(work, exist_ok=True)
     ckpt = osp.join(work, f'iter_{iters}.pth')
+    tag = f'[{name} seed {seed}]'
     train_seconds = None
     if not (reuse and osp.isfile(ckpt)):
-        print(f'[{name}] training {iters} iterations: {config}', flush=True)
-        train_seconds = run([sys.executable, 'tools/train.py', config, '--work-dir', work,
-                             '--cfg-options', f'train_cfg.max_iters={iters}',
-                             f'train_cfg.val_interval={iters}',
-                             f'default_hooks.checkpoint.interval={iters}'],
-                            osp.join(work, 'train.log'))
-    print(f'[{name}] evaluating {ckpt}', flush=True)
-    run([sys.executable, 'tools/demo_report.py', config, work, '--checkpoint', ckpt],
-        osp.join(work, 'test.log'))
+        print(f'{tag} training {iters} iterations: {config}', flush=True)
+        train_seconds = run(train_command(config, work, iters, seed),
+                            osp.join(work, 'train.log'), env)
+    print(f'{tag} evaluating {ckpt}', flush=True)
+    run([sys.executable, 'tools/demo_report.py', config, work, '--checkpoint', ckpt,
+         '--shipped', ''], osp.join(work, 'test.log'), env)
     with open(osp.join(work, 'demo_report.json')) as f:
         report = json.load(f)
-    row = dict(name=name, label=label, config=config, supervised=supervised,
-               iterations=iters, checkpoint=osp.relpath(ckpt, REPO),
-               psnr=report['psnr'], ssim=report['ssim'],
-               input_psnr=report['input_psnr'], input_ssim=report['input_ssim'],
-               test_images=report['images'])
     if train_seconds is None:  # --reuse: the time the earlier run logged
         train_seconds = logged_train_seconds(osp.join(work, 'train.log'), iters)
-    if train_seconds is not None:
-        row['train_seconds'] = round(train_seconds, 1)
-    print(f'[{name}] PSNR {row["psnr"]:.3f}  SSIM {row["ssim"]:.4f}', flush=True)
+    row = dict(seed=seed, iterations=iters, checkpoint=osp.relpath(ckpt, REPO),
+               psnr=report['psnr'], ssim=report['ssim'], input_psnr=report['input_psnr'],
+               input_ssim=report['input_ssim'], images=report['images'],
+               train_seconds=None if train_seconds is None else round(train_seconds, 1))
+    print(f'{tag} PSNR {row["psnr"]:.3f}  SSIM {row["ssim"]:.4f}', flush=True)
     return row
 
 
+def aggregate(name: str, per_seed_rows: List[dict]) -> dict:
+    """One method's results row from its per-seed rows (see :func:`train_and_evaluate`).
+
+    The row has the method's ``name``, ``label``, ``config`` and ``supervised`` flag,
+    ``seeds``, ``psnr`` / ``ssim`` (means over seeds), ``psnr_std`` / ``ssim_std``
+    (sample standard deviations, ddof=1; 0 for a single seed), ``psnr_per_seed`` /
+    ``ssim_per_seed``, ``checkpoint`` (the first seed's) and ``checkpoints``,
+    ``test_images``, ``input_psnr`` / ``input_ssim`` (the rainy input, the same for
+    every seed) and, where the runs' times are known, ``train_seconds`` (mean time of
+    one run), ``train_seconds_total`` and ``train_seconds_per_seed``.
+    """
+    if not per_seed_rows:
+        raise ValueError(f'{name}: no per-seed results')
+    label, config, supervised = METHODS[name]
+    psnrs = [float(r['psnr']) for r in per_seed_rows]
+    ssims = [float(r['ssim']) for r in per_seed_rows]
+    first = per_seed_rows[0]
+    row = dict(name=name, label=label, config=config, supervised=supervised,
+               iterations=first['iterations'], seeds=[r['seed'] for r in per_seed_rows],
+               checkpoint=first['checkpoint'],
+               checkpoints=[r['checkpoint'] for r in per_seed_rows],
+               psnr=sum(psnrs) / len(psnrs), psnr_std=sample_std(psnrs),
+               ssim=sum(ssims) / len(ssims), ssim_std=sample_std(ssims),
+               psnr_per_seed=psnrs, ssim_per_seed=ssims, test_images=first['images'],
+               input_psnr=first['input_psnr'], input_ssim=first['input_ssim'])
+    times = [r.get('train_seconds') for r in per_seed_rows]
+    known = [t for t in times if t is not None]
+    if known:
+        row['train_seconds'] = round(sum(known) / len(known), 1)
+        row['train_seconds_total'] = round(sum(known), 1)
+        row['train_seconds_per_seed'] = times
+    return row
+
+
+def run_all(names: Sequence[str], seeds: Sequence[int], iters: int, work_root: str,
+            reuse: bool, jobs: int) -> List[dict]:
+    """Train and evaluate every (method, seed), up to ``jobs`` at once; one aggregated
+    row per method, in the order of ``names``."""
+    env = job_env(jobs, visible_cores())
+    tasks = [(n, s) for n in names for s in seeds]
+    results: Dict[tuple, dict] = {}
+    if jobs == 1:
+        for n, s in tasks:
+            results[(n, s)] = train_and_evaluate(n, s, iters, work_root, reuse, env)
+    else:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+        try:
+            futures = {pool.submit(train_and_evaluate, n, s, iters, work_root, reuse, env):
+                       (n, s) for n, s in tasks}
+            for fut in concurrent.futures.as_completed(futures):
+                results[futures[fut]] = fut.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return [aggregate(n, [results[(n, s)] for s in seeds]) for n in names]
+
+
 def make_figure(rows: List[dict], test_root: str, path: str, num: int = 3) -> Optional[str]:
-    """rainy | NLCL B | NLCL R | supervised | clean, one test image per row."""
+    """rainy | NLCL B | NLCL R | supervised | clean, one test image per row (the first
+    seed's checkpoints)."""
     import cv2
+    import numpy as np
 
     from nlcl_plugin.image_io import read_image, write_image
     from nlcl_plugin.inference import Derainer
@@ -172,7 +312,11 @@ def make_figure(rows: List[dict], test_root: str, path: str, num: int = 3) -> Op
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--iters', type=int, default=300, help='training iterations per method')
+    p.add_argument('--iters', type=int, default=300, help='training iterations per run')
+    p.add_argument('--seeds', type=int, nargs='+', default=list(DEFAULT_SEEDS),
+                   help='one training run per seed and method (default: 0 1 2)')
+    p.add_argument('--jobs', type=int, default=1,
+                   help='runs at once, each with max(1, cores // JOBS) threads (default 1)')
     p.add_argument('--work-dir', default='work_dirs/demo_comparison')
     p.add_argument('--out', default='results/demo_comparison.json')
     p.add_argument('--figure', default='docs/figures/demo_comparison.jpg')
@@ -182,24 +326,32 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.iters < 1:
         p.error(f'--iters must be >= 1, got {args.iters}')
+    if args.jobs < 1:
+        p.error(f'--jobs must be >= 1, got {args.jobs}')
+    if len(set(args.seeds)) != len(args.seeds):
+        p.error(f'--seeds must be distinct, got {args.seeds}')
 
     from mmengine.config import Config
 
-    from nlcl_plugin.data import prepare_demo_data
+    import nlcl_plugin  # noqa: F401  (registers the plugin's modules)
+    from nlcl_plugin.data import DEMO_DATA_VERSION, prepare_demo_data
     paths = prepare_demo_data(osp.join(REPO, 'data', 'nlcl_demo'))
     work_root = osp.abspath(args.work_dir)
     names = args.only or list(METHODS)
     start = time.time()
-    rows = [train_and_evaluate(n, args.iters, work_root, args.reuse) for n in names]
+    rows = run_all(names, args.seeds, args.iters, work_root, args.reuse, args.jobs)
     first = rows[0]
     result = dict(
         benchmark='nlcl_demo',
-        description=('Built-in demo benchmark: synthetic rain rendered on scikit-image '
-                     'photographs; unpaired training split, paired test split'),
+        description=('Built-in demo benchmark (demo data version '
+                     f'{DEMO_DATA_VERSION}): synthetic rain scenes rendered on natural '
+                     'photographs bundled with scikit-image, scikit-learn and matplotlib; '
+                     'unpaired training split, paired test split of other photographs'),
         date=datetime.date.today().isoformat(),
         command='python tools/compare_demo.py ' + ' '.join(argv if argv is not None
                                                             else sys.argv[1:]),
         iterations=args.iters,
+        seeds=list(args.seeds),
         batch_size=1,
         crop_size=int(Config.fromfile(osp.join(REPO, METHODS[names[0]][1])).crop_size),
         data=dict(train_rainy=len(os.listdir(paths['train_rainy'])),
@@ -208,6 +360,8 @@ def main(argv=None):
                   test_pairs=first['test_images']),
         metrics='PSNR / SSIM on the Y channel (MMagic), mean over the demo test split',
         hardware=hardware(),
+        jobs=args.jobs,
+        threads_per_run=threads_per_job(args.jobs, visible_cores()),
         total_seconds=round(time.time() - start, 1),
         input=dict(psnr=first['input_psnr'], ssim=first['input_ssim']),
         methods=[{k: v for k, v in r.items() if not k.startswith('input_')} for r in rows],
@@ -219,10 +373,12 @@ def main(argv=None):
     figure = make_figure(rows, paths['test'], args.figure)
     if figure:
         print(f'figure written to {figure}')
-    print(f'{"method":<55} {"PSNR":>8} {"SSIM":>7}')
-    print(f'{"rainy input":<55} {result["input"]["psnr"]:8.3f} {result["input"]["ssim"]:7.4f}')
+    print(f'{"method":<60} {"PSNR (mean ± std)":>18} {"SSIM (mean ± std)":>18}')
+    print(f'{"rainy input":<60} {result["input"]["psnr"]:18.3f} '
+          f'{result["input"]["ssim"]:18.4f}')
     for r in rows:
-        print(f'{r["label"]:<55} {r["psnr"]:8.3f} {r["ssim"]:7.4f}')
+        print(f'{r["label"][:60]:<60} {r["psnr"]:9.3f} ± {r["psnr_std"]:6.3f} '
+              f'{r["ssim"]:9.4f} ± {r["ssim_std"]:6.4f}')
     return 0
 
 

@@ -1,8 +1,22 @@
 #!/usr/bin/env python
-"""Evaluate a demo training run: PSNR/SSIM (Y) of the rainy input and of NLCL's B on the
-demo test split, and where to find the pictures.
+"""Evaluate a demo training run side by side with the shipped model and the authors' G_B.
 
     python tools/demo_report.py configs/nlcl_demo.py work_dirs/nlcl_demo [--checkpoint CKPT]
+        [--shipped model_zoo/nlcl_demo_long/nlcl_demo_long.pth] [--official-dir DIR]
+
+On the paired demo test split it reports PSNR/SSIM on the Y channel (MMagic's functions)
+of, side by side:
+
+* the rainy input itself (what doing nothing scores);
+* the run in WORK_DIR (the short ``make demo`` training; its latest checkpoint unless
+  ``--checkpoint``), also tested through MMagic's ``Runner.test`` for its pictures;
+* the project's shipped model (``--shipped``; skipped when the file is absent);
+* the authors' released G_B, when ``--official-dir``, ``$NLCL_OFFICIAL_DIR`` or
+  ``../shared/official-nlcl`` holds ``checkpoints/latest_net_Back.pth``.
+
+Every model is run the same way (``Derainer``: input in [-1, 1], B clamped, rounded to
+8 bits). Pictures: ``WORK_DIR/report/<image>.png`` strips (rainy | each model | clean).
+Writes ``WORK_DIR/demo_report.json``.
 """
 import argparse
 import glob
@@ -11,9 +25,12 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
 
 import nlcl_plugin  # noqa: E402,F401
+
+DEFAULT_SHIPPED = osp.join('model_zoo', 'nlcl_demo_long', 'nlcl_demo_long.pth')
 
 
 def latest_checkpoint(work_dir):
@@ -30,22 +47,92 @@ def latest_checkpoint(work_dir):
     return ckpts[-1]
 
 
-def input_metrics(test_root):
-    """PSNR/SSIM (Y channel, MMagic's functions) of the rainy inputs themselves."""
+def official_checkpoint(official_dir=None):
+    """The authors' G_B file, or None when it is not available here."""
+    candidates = [official_dir, os.environ.get('NLCL_OFFICIAL_DIR'),
+                  osp.join(REPO, '..', 'shared', 'official-nlcl')]
+    for root in candidates:
+        if root:
+            path = osp.join(root, 'checkpoints', 'latest_net_Back.pth')
+            if osp.isfile(path):
+                return osp.normpath(path)
+    return None
+
+
+def test_pairs(test_root):
+    names = sorted(os.listdir(osp.join(test_root, 'input')))
+    if not names:
+        raise FileNotFoundError(f'no test images under {test_root}/input')
+    return names
+
+
+def y_metrics(pred, clean):
+    """PSNR and SSIM on the Y channel (MMagic's functions) of two uint8 RGB images."""
     from mmagic.evaluation.metrics.psnr import psnr
     from mmagic.evaluation.metrics.ssim import ssim
+    kw = dict(crop_border=0, input_order='HWC', convert_to='Y', channel_order='rgb')
+    return float(psnr(pred, clean, **kw)), float(ssim(pred, clean, **kw))
 
+
+def evaluate(models, test_root):
+    """Mean PSNR/SSIM (Y) per model and the outputs, over the test split.
+
+    Args:
+        models (list[tuple[str, Derainer | None]]): (label, derainer); None = the input.
+
+    Returns:
+        (list[dict], dict): one row per model (label, psnr, ssim, per-image lists) and
+        ``{image name: [rainy, output of each model..., clean]}``.
+    """
     from nlcl_plugin.image_io import read_image
-    names = sorted(os.listdir(osp.join(test_root, 'input')))
-    ps, ss = [], []
-    for name in names:
+    rows = [dict(label=label, psnr=[], ssim=[]) for label, _ in models]
+    pictures = {}
+    for name in test_pairs(test_root):
         rainy, _ = read_image(osp.join(test_root, 'input', name))
         clean, _ = read_image(osp.join(test_root, 'target', name))
-        ps.append(psnr(rainy, clean, crop_border=0, input_order='HWC', convert_to='Y',
-                       channel_order='rgb'))
-        ss.append(ssim(rainy, clean, crop_border=0, input_order='HWC', convert_to='Y',
-                       channel_order='rgb'))
-    return float(sum(ps) / len(ps)), float(sum(ss) / len(ss)), len(names)
+        strip = [rainy]
+        for row, (_, derainer) in zip(rows, models):
+            out = rainy if derainer is None else derainer(rainy)[0]
+            p, s = y_metrics(out, clean)
+            row['psnr'].append(p)
+            row['ssim'].append(s)
+            if derainer is not None:
+                strip.append(out)
+        pictures[name] = strip + [clean]
+    for row in rows:
+        row['images'] = len(row['psnr'])
+        row['psnr_per_image'], row['ssim_per_image'] = row['psnr'], row['ssim']
+        row['psnr'] = sum(row['psnr']) / row['images']
+        row['ssim'] = sum(row['ssim']) / row['images']
+    return rows, pictures
+
+
+def write_pictures(pictures, titles, out_dir):
+    """One strip per test image with a title over each panel."""
+    import cv2
+    import numpy as np
+
+    from nlcl_plugin.image_io import write_image
+    os.makedirs(out_dir, exist_ok=True)
+    for name, panels in pictures.items():
+        strip = np.concatenate(panels, axis=1)
+        width = panels[0].shape[1]
+        header = np.full((24, strip.shape[1], 3), 255, np.uint8)
+        for i, title in enumerate(titles):
+            cv2.putText(header, title, (i * width + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                        (0, 0, 0), 1, cv2.LINE_AA)
+        write_image(osp.join(out_dir, osp.splitext(name)[0] + '.png'),
+                    np.concatenate([header, strip], axis=0))
+    return out_dir
+
+
+def describe_cpu():
+    try:
+        from nlcl_plugin.hardware import describe_cpu as describe
+        return describe()
+    except ImportError:
+        import platform
+        return platform.processor() or platform.machine()
 
 
 def main(argv=None):
@@ -53,34 +140,69 @@ def main(argv=None):
     p.add_argument('config')
     p.add_argument('work_dir')
     p.add_argument('--checkpoint', help='default: the latest checkpoint in WORK_DIR')
+    p.add_argument('--shipped', default=DEFAULT_SHIPPED,
+                   help=f'the shipped model (default {DEFAULT_SHIPPED}; skipped if absent)')
+    p.add_argument('--official-dir', help="folder with the authors' checkpoints/ "
+                   '(default: $NLCL_OFFICIAL_DIR, then ../shared/official-nlcl)')
+    p.add_argument('--no-runner-test', action='store_true',
+                   help="skip MMagic's Runner.test of the run (and its pictures)")
     args = p.parse_args(argv)
+    from nlcl_plugin.inference import Derainer
     from nlcl_plugin.mmagic.runner_utils import build_runner
     ckpt = args.checkpoint or latest_checkpoint(args.work_dir)
     runner = build_runner(args.config, work_dir=osp.join(args.work_dir, 'demo_test'),
                           load_from=ckpt,
                           cfg_options=dict(train_dataloader=None, train_cfg=None,
                                            optim_wrapper=None, param_scheduler=None))
-    metrics = runner.test()
     test_root = runner.cfg.test_dataloader.dataset.data_root
-    in_psnr, in_ssim, n = input_metrics(test_root)
-    out_psnr = float(metrics.get('PSNR', float('nan')))
-    out_ssim = float(metrics.get('SSIM', float('nan')))
-    vis = osp.join(runner.log_dir, 'vis_data', 'vis_image')
+    vis = None
+    if not args.no_runner_test:
+        runner.test()  # MMagic's own test loop: metrics in its log, pictures below
+        vis = osp.join(runner.log_dir, 'vis_data', 'vis_image')
+
+    models = [('rainy input O', None), ('this run (short demo)', Derainer.from_checkpoints(ckpt))]
+    shipped = args.shipped if args.shipped and osp.isfile(args.shipped) else None
+    if shipped:
+        models.append(('shipped model', Derainer.from_checkpoints(shipped)))
+    official = official_checkpoint(args.official_dir)
+    if official:
+        models.append(("authors' released G_B", Derainer.from_checkpoints(official)))
+    rows, pictures = evaluate(models, test_root)
+    pics = write_pictures(pictures, [label for label, _ in models] + ['clean'],
+                          osp.join(args.work_dir, 'report'))
+
+    n = rows[0]['images']
+    print()
+    print(f'Demo test split: {n} paired images under {test_root}')
+    print(f'CPU: {describe_cpu()}')
+    print(f'| {"model":<24} | PSNR (Y) | SSIM (Y) |  vs input |')
+    print(f'| {"-" * 24} | -------- | -------- | --------- |')
+    for row in rows:
+        gain = row['psnr'] - rows[0]['psnr']
+        print(f'| {row["label"]:<24} | {row["psnr"]:8.3f} | {row["ssim"]:8.4f} | '
+              f'{gain:+6.2f} dB |')
+    print()
+    print(f'  this run: {ckpt}')
+    if shipped:
+        print(f'  shipped:  {shipped}')
+    else:
+        print(f'  no model-zoo model at {args.shipped} (none ships yet: docs/training.md)')
+    if official:
+        print(f"  authors': {official}")
+    print(f'Pictures (rainy | models | clean): {pics}')
+    if vis:
+        print(f"MMagic test-loop pictures: {vis}")
     train_vis = sorted(glob.glob(osp.join(args.work_dir, '*', 'vis_data', 'vis_image')))
-    print()
-    print(f'Demo test split: {n} paired images under {test_root} (checkpoint {ckpt})')
-    print('| image            | PSNR (Y) | SSIM (Y) |')
-    print('| ---------------- | -------- | -------- |')
-    print(f'| rainy input O    | {in_psnr:8.3f} | {in_ssim:8.4f} |')
-    print(f'| NLCL background  | {out_psnr:8.3f} | {out_ssim:8.4f} |')
-    print()
-    print(f'Test pictures (input | background | rain | clean): {vis}')
     if train_vis:
         print(f'Training decompositions (rainy | background | rain): {train_vis[-1]}')
     print(f'TensorBoard: tensorboard --logdir {args.work_dir}')
+    run_row = rows[1]
+    report = dict(checkpoint=ckpt, images=n, cpu=describe_cpu(),
+                  input_psnr=rows[0]['psnr'], input_ssim=rows[0]['ssim'],
+                  psnr=run_row['psnr'], ssim=run_row['ssim'],
+                  shipped=shipped, official=official, rows=rows)
     with open(osp.join(args.work_dir, 'demo_report.json'), 'w') as f:
-        json.dump(dict(checkpoint=ckpt, images=n, input_psnr=in_psnr, input_ssim=in_ssim,
-                       psnr=out_psnr, ssim=out_ssim), f, indent=2)
+        json.dump(report, f, indent=2)
     return 0
 
 

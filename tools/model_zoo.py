@@ -47,59 +47,125 @@ COLLECTIONS = [
 def _collection(method: dict) -> str:
     if method['supervised']:
         return 'NLCL'  # the same generator, trained with supervision for reference
-    return 'NLCL-TPAMI' if 'asymmetric' in method['name'] else 'NLCL'
+    if method['name'] in ('nlcl_cvpr_symmetric', 'nlcl_official_legacy'):
+        return 'NLCL'  # the CVPR paper's symmetric layer loss and its released code
+    return 'NLCL-TPAMI'
 
 
 def _hardware(res: dict) -> str:
     hw = res['hardware']
-    return f"{hw['device']}" if hw['device'] != 'CPU' else f"{hw['cpu']}, {hw['cores']} cores"
+    if hw['device'] != 'CPU':
+        return f"{hw['device']}"
+    return hw.get('cpu_description') or f"{hw['cpu']}, {hw['cores']} cores"
+
+
+def method_stats(method: dict) -> dict:
+    """A method's PSNR/SSIM over seeds: ``psnr``, ``ssim`` (means), ``psnr_std``,
+    ``ssim_std`` and ``seeds`` (how many). Rows of single-seed results files (no
+    per-seed lists) count as one seed with a standard deviation of 0."""
+    psnrs = method.get('psnr_per_seed') or [method['psnr']]
+    ssims = method.get('ssim_per_seed') or [method['ssim']]
+    return dict(psnr=method['psnr'], ssim=method['ssim'],
+                psnr_std=method.get('psnr_std', 0.0) if len(psnrs) > 1 else 0.0,
+                ssim_std=method.get('ssim_std', 0.0) if len(ssims) > 1 else 0.0,
+                seeds=len(psnrs))
+
+
+def _seeds_phrase(res: dict) -> str:
+    seeds = res.get('seeds')
+    if not seeds:
+        n = max(method_stats(m)['seeds'] for m in res['methods'])
+        return f'{n} seed' + ('s' if n != 1 else '')
+    listed = ', '.join(str(s) for s in seeds)
+    return f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({listed})"
+
+
+def _mean_std(mean: float, std: float, seeds: int, digits: int) -> str:
+    """``mean ± std`` (e.g. ``26.31 ± 0.05``); the mean alone for a single seed."""
+    if seeds < 2:
+        return f'{mean:.{digits}f}'
+    return f'{mean:.{digits}f} ± {std:.{digits}f}'
+
+
+def gain_flag(method: dict, input_psnr: float) -> str:
+    """The table's "gain > std" cell: for an unsupervised (NLCL) method ``yes`` when its
+    mean PSNR gain over the rainy input exceeds its own standard deviation over seeds,
+    else ``no``; ``-`` for the supervised reference and for single-seed results (no
+    spread to compare with)."""
+    stats = method_stats(method)
+    if method['supervised'] or stats['seeds'] < 2:
+        return '-'
+    return 'yes' if stats['psnr'] - input_psnr > stats['psnr_std'] else 'no'
 
 
 def readme_table(res: dict) -> str:
     """The Markdown block that goes between the markers."""
     data = res['data']
+    in_psnr, in_ssim = res['input']['psnr'], res['input']['ssim']
+    multi = max(method_stats(m)['seeds'] for m in res['methods']) > 1
+    spread = ('PSNR and SSIM are the mean ± the sample standard deviation over seeds' if multi
+              else 'PSNR and SSIM of that single run (one seed measures no spread)')
     lines = [
         f"Measured by `{res['command'].strip()}` on {res['date']} "
         f"({_hardware(res)}, torch {res['hardware']['torch']}). "
         f"Each method: {res['iterations']} iterations, batch {res['batch_size']}, "
-        f"{res['crop_size']}x{res['crop_size']} crops, same seed. "
+        f"{res['crop_size']}x{res['crop_size']} crops, trained with {_seeds_phrase(res)}; "
+        f"{spread}. "
         f"Training data: {data['train_rainy']} rainy + {data['train_clean']} unpaired clean "
         f"crops (the supervised reference instead uses the {data['train_pairs_supervised']} "
         f"rainy crops with their clean originals). Test: the {data['test_pairs']} paired "
         f"demo test images; {res['metrics']}.",
         '',
-        '| Method | Config | Training data | PSNR (Y) | SSIM (Y) | Training time |',
-        '| --- | --- | --- | ---: | ---: | ---: |',
-        f"| rainy input (no deraining) | - | - | {res['input']['psnr']:.2f} | "
-        f"{res['input']['ssim']:.4f} | - |",
+        'Differences smaller than the spread (± one standard deviation over seeds) are not '
+        'differences.',
+        '',
+        '| Method | Config | Training data | PSNR (Y) | SSIM (Y) | vs input | gain > std '
+        '| Training time |',
+        '| --- | --- | --- | ---: | ---: | ---: | :---: | ---: |',
+        f"| rainy input (no deraining) | - | - | {in_psnr:.2f} | {in_ssim:.4f} | - | - | - |",
     ]
     for m in res['methods']:
+        st = method_stats(m)
         seconds = m.get('train_seconds')
         time_cell = f'{seconds / 60:.1f} min' if seconds else '-'
         data_cell = 'paired (supervised)' if m['supervised'] else 'unpaired'
-        lines.append(f"| {m['label']} | [{osp.basename(m['config'])}]({m['config']}) | "
-                     f"{data_cell} | {m['psnr']:.2f} | {m['ssim']:.4f} | {time_cell} |")
-    lines += ['', 'Results file: `results/demo_comparison.json`. Checkpoints are written '
+        lines.append(
+            f"| {m['label']} | [{osp.basename(m['config'])}]({m['config']}) | {data_cell} | "
+            f"{_mean_std(st['psnr'], st['psnr_std'], st['seeds'], 2)} | "
+            f"{_mean_std(st['ssim'], st['ssim_std'], st['seeds'], 4)} | "
+            f"{st['psnr'] - in_psnr:+.2f} dB | {gain_flag(m, in_psnr)} | {time_cell} |")
+    lines += ['', 'vs input: mean PSNR gain over the rainy input. gain > std: for each NLCL '
+              'method, whether that gain is larger than the method\'s own standard deviation '
+              'over seeds (`-`: supervised reference, or a single seed). Training time: mean '
+              'wall-clock time of one run.',
+              '', 'Results file: `results/demo_comparison.json`. Checkpoints are written '
               'under `work_dirs/demo_comparison/` by the command above (they are not '
               'distributed).']
     return '\n'.join(lines)
 
 
 def metafile(res: dict) -> dict:
+    """MMagic's model index: the collections, then one model per method with its mean
+    PSNR/SSIM over seeds and their standard deviations."""
     models = []
     for m in res['methods']:
+        st = method_stats(m)
         models.append({
             'Config': m['config'],
             'In Collection': _collection(m),
             'Metadata': {
                 'Training Data': 'nlcl_demo (paired)' if m['supervised'] else 'nlcl_demo (unpaired)',
                 'Iterations': res['iterations'],
+                'Seeds': st['seeds'],
                 'Training Resources': _hardware(res),
             },
             'Name': f"{m['name']}_{res['iterations']}iter_nlcl-demo",
             'Results': [{
                 'Dataset': 'nlcl_demo',
-                'Metrics': {'PSNR (Y)': round(m['psnr'], 4), 'SSIM (Y)': round(m['ssim'], 4)},
+                'Metrics': {'PSNR (Y)': round(st['psnr'], 4),
+                            'PSNR (Y) std': round(st['psnr_std'], 4),
+                            'SSIM (Y)': round(st['ssim'], 4),
+                            'SSIM (Y) std': round(st['ssim_std'], 4)},
                 'Task': 'Deraining',
             }],
             'Weights': m['checkpoint'],
@@ -126,6 +192,10 @@ def main(argv=None):
     p.add_argument('--metafile', default='configs/metafile.yml')
     p.add_argument('--check', action='store_true', help='only report whether files are current')
     args = p.parse_args(argv)
+    if not osp.isfile(args.results):
+        print(f'{args.results} not found: run python tools/compare_demo.py first',
+              file=sys.stderr)
+        return 2
     with open(args.results) as f:
         res = json.load(f)
     with open(args.readme) as f:

@@ -1,0 +1,131 @@
+"""tools/compare_demo.py: the method set, the per-seed aggregation and --jobs (no training)."""
+import os.path as osp
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(REPO, 'tools'))
+
+import compare_demo  # noqa: E402
+
+
+def seed_row(seed, psnr, ssim, train_seconds=None):
+    """A per-seed row as ``train_and_evaluate`` returns it."""
+    return dict(seed=seed, iterations=7, checkpoint=f'w/m/seed{seed}/iter_7.pth',
+                psnr=psnr, ssim=ssim, input_psnr=20.0, input_ssim=0.6, images=5,
+                train_seconds=train_seconds)
+
+
+def test_methods_and_their_configs():
+    assert list(compare_demo.METHODS) == [
+        'nlcl_recommended', 'nlcl_options_off', 'nlcl_learned_heads', 'nlcl_no_layer_loss',
+        'nlcl_random_sampling', 'nlcl_cvpr_symmetric', 'nlcl_official_legacy', 'supervised_l1']
+    assert compare_demo.METHODS['nlcl_recommended'][1] == 'configs/nlcl_demo.py'
+    assert [n for n, m in compare_demo.METHODS.items() if m[2]] == ['supervised_l1']
+    assert compare_demo.FIGURE_NLCL == 'nlcl_recommended'
+    for _, config, _ in compare_demo.METHODS.values():
+        assert osp.isfile(osp.join(REPO, config)), config
+
+
+def test_configs_load():
+    from mmengine.config import Config
+    for _, config, _ in compare_demo.METHODS.values():
+        cfg = Config.fromfile(osp.join(REPO, config))
+        assert cfg.crop_size == 128, config
+        assert 'seed' in cfg.randomness, config
+
+
+def test_sample_std():
+    assert compare_demo.sample_std([3.0]) == 0.0
+    assert compare_demo.sample_std([1.0, 3.0]) == pytest.approx(2 ** 0.5)  # ddof=1
+    assert compare_demo.sample_std([1.0, 2.0, 3.0, 4.0]) == pytest.approx((5 / 3) ** 0.5)
+    with pytest.raises(ValueError):
+        compare_demo.sample_std([])
+
+
+def test_aggregate_three_seeds():
+    rows = [seed_row(0, 26.26, 0.80, 100.0), seed_row(1, 26.31, 0.81, 110.0),
+            seed_row(2, 26.36, 0.83, None)]  # seed 2: time unknown (reused, no log)
+    row = compare_demo.aggregate('nlcl_recommended', rows)
+    assert row['name'] == 'nlcl_recommended' and row['supervised'] is False
+    assert row['config'] == 'configs/nlcl_demo.py'
+    assert row['label'] == compare_demo.METHODS['nlcl_recommended'][0]
+    assert row['seeds'] == [0, 1, 2]
+    assert row['psnr_per_seed'] == [26.26, 26.31, 26.36]
+    assert row['ssim_per_seed'] == [0.80, 0.81, 0.83]
+    # mean 26.31; deviations -0.05, 0, +0.05 -> sqrt(0.005 / 2) = 0.05
+    assert row['psnr'] == pytest.approx(26.31)
+    assert row['psnr_std'] == pytest.approx(0.05)
+    # mean 0.81333; squared deviations 1.7778e-4, 1.111e-5, 2.7778e-4 -> sqrt(4.6667e-4 / 2)
+    assert row['ssim'] == pytest.approx(0.8133333, abs=1e-6)
+    assert row['ssim_std'] == pytest.approx(0.0152753, abs=1e-6)
+    assert row['checkpoint'] == 'w/m/seed0/iter_7.pth'
+    assert row['checkpoints'] == [f'w/m/seed{s}/iter_7.pth' for s in range(3)]
+    assert row['train_seconds'] == 105.0 and row['train_seconds_total'] == 210.0
+    assert row['train_seconds_per_seed'] == [100.0, 110.0, None]
+    assert (row['input_psnr'], row['input_ssim'], row['test_images']) == (20.0, 0.6, 5)
+    assert row['iterations'] == 7
+
+
+def test_aggregate_one_seed_has_no_spread():
+    row = compare_demo.aggregate('supervised_l1', [seed_row(4, 25.0, 0.8)])
+    assert (row['psnr'], row['psnr_std'], row['ssim'], row['ssim_std']) == (25.0, 0.0, 0.8, 0.0)
+    assert row['supervised'] is True and row['seeds'] == [4]
+    assert 'train_seconds' not in row and 'train_seconds_total' not in row
+    with pytest.raises(ValueError):
+        compare_demo.aggregate('supervised_l1', [])
+
+
+def test_jobs_share_the_cores():
+    assert compare_demo.threads_per_job(1, 2) == 2
+    assert compare_demo.threads_per_job(2, 2) == 1
+    assert compare_demo.threads_per_job(3, 2) == 1  # never below one thread
+    assert compare_demo.threads_per_job(2, 16) == 8
+    assert compare_demo.threads_per_job(3, 16) == 5
+    with pytest.raises(ValueError):
+        compare_demo.threads_per_job(0, 2)
+    base = {'PATH': '/bin', 'OMP_NUM_THREADS': '16'}
+    assert compare_demo.job_env(4, 8, base) == {'PATH': '/bin', 'OMP_NUM_THREADS': '2'}
+    assert base['OMP_NUM_THREADS'] == '16'  # the caller's mapping is left alone
+
+
+def test_train_command_and_work_dir():
+    cmd = compare_demo.train_command('configs/nlcl_demo.py', 'w/x/seed2', 7, 2)
+    assert cmd[1:5] == ['tools/train.py', 'configs/nlcl_demo.py', '--work-dir', 'w/x/seed2']
+    assert 'randomness.seed=2' in cmd and 'train_cfg.max_iters=7' in cmd
+    assert compare_demo.seed_work_dir('/w', 'nlcl_recommended', 1) == \
+        osp.join('/w', 'nlcl_recommended', 'seed1')
+
+
+@pytest.mark.parametrize('jobs', [1, 2])
+def test_run_all_trains_every_method_and_seed(monkeypatch, jobs):
+    calls = []
+    psnrs = {('nlcl_recommended', 0): 21.0, ('nlcl_recommended', 1): 22.0,
+             ('supervised_l1', 0): 25.0, ('supervised_l1', 1): 26.0}
+
+    def fake(name, seed, iters, work_root, reuse, env):
+        calls.append((name, seed, iters, work_root, reuse, env['OMP_NUM_THREADS']))
+        return seed_row(seed, psnrs[(name, seed)], 0.5 + seed / 10, 60.0)
+
+    monkeypatch.setattr(compare_demo, 'train_and_evaluate', fake)
+    monkeypatch.setattr(compare_demo, 'visible_cores', lambda: 4)
+    rows = compare_demo.run_all(['nlcl_recommended', 'supervised_l1'], [0, 1], 7, '/w',
+                                True, jobs)
+    threads = str(4 // jobs)
+    assert sorted(calls) == [('nlcl_recommended', 0, 7, '/w', True, threads),
+                             ('nlcl_recommended', 1, 7, '/w', True, threads),
+                             ('supervised_l1', 0, 7, '/w', True, threads),
+                             ('supervised_l1', 1, 7, '/w', True, threads)]
+    assert [r['name'] for r in rows] == ['nlcl_recommended', 'supervised_l1']
+    assert [r['psnr'] for r in rows] == [21.5, 25.5]
+    assert rows[0]['psnr_std'] == pytest.approx(0.5 ** 0.5)  # sqrt(((-.5)^2 + .5^2) / 1)
+    assert rows[0]['ssim'] == pytest.approx(0.55)
+    assert rows[1]['train_seconds_total'] == 120.0
+
+
+def test_bad_jobs_is_refused():
+    with pytest.raises(SystemExit):
+        compare_demo.main(['--jobs', '0'])
+    with pytest.raises(SystemExit):
+        compare_demo.main(['--seeds', '1', '1'])

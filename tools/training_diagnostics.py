@@ -1,0 +1,205 @@
+#!/usr/bin/env python
+"""Learning curves of a training run, with the gradient each loss term sends to G_B and G_R.
+
+    python tools/training_diagnostics.py CONFIG WORK_DIR [--batches 4] \
+        [--figure docs/figures/training_curves.png] [--json results/training_curves.json]
+
+Reads what the run logged (``WORK_DIR/<timestamp>/vis_data/scalars.json``: every loss
+term, ``layer_floor_gap`` and the validation PSNR/SSIM), and for every checkpoint
+``WORK_DIR/iter_*.pth`` (train with ``default_hooks.checkpoint.max_keep_ckpts=-1`` to
+keep them all) rebuilds the model and measures, on ``--batches`` fixed training crops,
+the norm of the gradient that each generator loss term sends into G_B's and G_R's
+parameters (one backward per term, through the same forward). Plots three panels:
+validation PSNR/SSIM against the rainy input's, the loss terms, and the gradient norms.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+import nlcl_plugin  # noqa: E402,F401
+
+TERMS = ('loss_gan', 'loss_loc', 'loss_layer', 'loss_consistency', 'loss_sparsity')
+
+
+def read_scalars(work_dir):
+    """(train records, val records) from the run's latest ``scalars.json``."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise FileNotFoundError(f'no */vis_data/scalars.json under {work_dir}')
+    train, val = [], []
+    for path in files:
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                if 'loss_g' in rec or 'loss_d' in rec:
+                    train.append(rec)
+                else:
+                    if not rec.get('step') and train:
+                        # logged by epoch (step 0): the validation ran after this iteration
+                        rec['step'] = train[-1]['step']
+                    val.append(rec)
+    return train, val
+
+
+def fixed_batches(cfg, num, crop):
+    """``num`` (rainy, clean) pairs of centre crops from the training folders, [-1, 1]."""
+    import numpy as np
+    import torch
+
+    from nlcl_plugin.image_io import read_image
+    ds = cfg.train_dataloader.dataset
+    root = ds.data_root
+    folders = [osp.join(root, ds.data_prefix[k]) for k in ('rainy', 'clean')]
+    names = [sorted(os.listdir(f)) for f in folders]
+    picks = np.linspace(0, min(len(n) for n in names) - 1, num).round().astype(int)
+
+    def load(folder, name):
+        img, _ = read_image(osp.join(folder, name))
+        h, w = img.shape[:2]
+        t, l_ = (h - crop) // 2, (w - crop) // 2
+        img = img[t:t + crop, l_:l_ + crop].astype(np.float32) / 127.5 - 1.0
+        return torch.from_numpy(img).permute(2, 0, 1)[None]
+
+    return [(load(folders[0], names[0][i]), load(folders[1], names[1][i])) for i in picks]
+
+
+def gradient_norms(model, batches):
+    """Mean over batches of ||d term / d params|| for G_B and G_R, per generator term."""
+    import torch
+    from mmagic.models.utils import set_requires_grad
+
+    from nlcl_plugin.models.sampler import iteration_rng
+    objective = model.nlcl_objective
+    nets = dict(background=list(model.generator.parameters()),
+                rain=list(model.rain_generator.parameters()))
+    sums = {t: dict(background=0.0, rain=0.0) for t in TERMS}
+    set_requires_grad(model.discriminator, False)
+    for i, (rainy, clean) in enumerate(batches):
+        bg, rain, identity, feats = model.decompose(rainy, clean, with_features=True)
+        losses = objective.generator_losses(
+            model.generator, model.discriminator, rainy, bg, rain, clean, identity,
+            generator_rng=iteration_rng(i, 0), source_features=feats)
+        for term in TERMS:
+            for net, params in nets.items():
+                grads = torch.autograd.grad(losses[term], params, retain_graph=True,
+                                            allow_unused=True)
+                sq = sum(float(g.double().square().sum()) for g in grads if g is not None)
+                sums[term][net] += sq ** 0.5 / len(batches)
+    set_requires_grad(model.discriminator, True)
+    return sums
+
+
+def checkpoint_gradients(config, work_dir, batches_num):
+    import torch
+    from mmagic.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    from nlcl_plugin.mmagic.runner_utils import load_config
+    cfg = load_config(config)
+    init_default_scope('mmagic')
+    batches = fixed_batches(cfg, batches_num, int(cfg.get('crop_size', 128)))
+    ckpts = sorted(glob.glob(osp.join(work_dir, 'iter_*.pth')),
+                   key=lambda p: int(osp.basename(p)[5:-4]))
+    out = []
+    for path in ckpts:
+        model = MODELS.build(cfg.model)
+        state = torch.load(path, map_location='cpu', weights_only=False)
+        model.load_state_dict(state['state_dict'], strict=False)
+        model.train()
+        norms = gradient_norms(model, batches)
+        out.append(dict(iter=int(osp.basename(path)[5:-4]), norms=norms))
+        print(f'{osp.basename(path)}: ' + '  '.join(
+            f'{t[5:]} B {n["background"]:.2e} R {n["rain"]:.2e}' for t, n in norms.items()),
+            flush=True)
+    return out
+
+
+def input_psnr(cfg):
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    from demo_report import evaluate
+    rows, _ = evaluate([('input', None)], cfg.test_dataloader.dataset.data_root)
+    return rows[0]['psnr'], rows[0]['ssim']
+
+
+def plot(train, val, grads, baseline, path, title):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    ax = axes[0]
+    its = [r['step'] for r in val if 'PSNR' in r]
+    ax.plot(its, [r['PSNR'] for r in val if 'PSNR' in r], 'o-', label='G_B output')
+    if baseline:
+        ax.axhline(baseline[0], color='k', ls='--', label='rainy input')
+    ax.set_xlabel('iteration')
+    ax.set_ylabel('PSNR (Y), demo test split')
+    ax.legend()
+    ax.set_title('validation')
+    ax = axes[1]
+    steps = [r['step'] for r in train]
+    for key in ('loss_d', ) + TERMS + ('layer_floor_gap', ):
+        vals = [r.get(key) for r in train]
+        if any(v is not None for v in vals):
+            ax.plot(steps, vals, label=key)
+    ax.set_yscale('symlog', linthresh=1e-3)
+    ax.set_xlabel('iteration')
+    ax.set_title('loss terms (as weighted)')
+    ax.legend(fontsize=7)
+    ax = axes[2]
+    if grads:
+        its = [g['iter'] for g in grads]
+        for c, term in enumerate(TERMS):
+            for net, style in (('background', 'o-'), ('rain', 'x:')):
+                vals = [g['norms'][term][net] for g in grads]
+                if max(vals) > 0:
+                    ax.plot(its, vals, style, color=f'C{c}',
+                            label=f'{term[5:]} -> G_{"B" if net == "background" else "R"}')
+        ax.set_yscale('log')
+    ax.set_xlabel('iteration (checkpoint)')
+    ax.set_title('gradient norm per term')
+    ax.legend(fontsize=6, ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=90)
+    return path
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('config')
+    p.add_argument('work_dir')
+    p.add_argument('--batches', type=int, default=4, help='fixed training crops (4)')
+    p.add_argument('--no-gradients', action='store_true', help='only the logged curves')
+    p.add_argument('--figure', default=None, help='default: WORK_DIR/training_curves.png')
+    p.add_argument('--json', default=None, help='default: WORK_DIR/training_curves.json')
+    p.add_argument('--title', default=None)
+    args = p.parse_args(argv)
+    from nlcl_plugin.mmagic.runner_utils import load_config
+    cfg = load_config(args.config)
+    train, val = read_scalars(args.work_dir)
+    grads = [] if args.no_gradients else checkpoint_gradients(args.config, args.work_dir,
+                                                               args.batches)
+    try:
+        baseline = input_psnr(cfg)
+    except (FileNotFoundError, KeyError, AttributeError):
+        baseline = None
+    figure = plot(train, val, grads, baseline,
+                  args.figure or osp.join(args.work_dir, 'training_curves.png'),
+                  args.title or f'{osp.basename(args.config)}: {args.work_dir}')
+    out = args.json or osp.join(args.work_dir, 'training_curves.json')
+    with open(out, 'w') as f:
+        json.dump(dict(config=args.config, input=baseline, train=train, val=val,
+                       gradients=grads), f)
+    print(f'figure: {figure}\njson: {out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
