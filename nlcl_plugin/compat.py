@@ -28,6 +28,12 @@ The fixes (one line of *why* each):
   ``--amp`` (bf16 there) trains on CPU too. Its GradScaler then disables itself.
 * ``basicsr.train``: basicsr's resume maps the state onto CUDA unconditionally; on a
   machine without CUDA it is loaded onto the CPU instead.
+
+Besides the fixes, :func:`install` silences four deprecation warnings that diffusers
+prints when mmagic imports it (:data:`_QUIET`): they concern diffusers' own re-exports,
+are not actionable by the user and looked like a broken install. Each filter matches
+one message, its category and the diffusers module that issues it; nothing else is
+hidden, the project's own warnings least of all.
 """
 from __future__ import annotations
 
@@ -36,7 +42,8 @@ import importlib.machinery
 import importlib.util
 import sys
 import types
-from typing import Callable, Dict, Optional
+import warnings
+from typing import Callable, Dict, Optional, Tuple
 
 __all__ = ['install', 'is_installed']
 
@@ -213,6 +220,26 @@ def _basicsr_cpu_resume(module):
     module.load_resume_state = load_resume_state
 
 
+# --------------------------------------------------------------------------- warnings
+#: (message regex, category, module regex) of the third-party warnings :func:`install`
+#: silences; each is a deprecation inside diffusers that its users cannot act on.
+_QUIET: Tuple[Tuple[str, type, str], ...] = (
+    # diffusers warns about its own legacy output class when mmagic's editors import it
+    (r'`Transformer2DModelOutput` is deprecated', FutureWarning, r'diffusers\.models\.'),
+    # diffusers' lazy models package loads its own deprecated alias module
+    (r'`DualTransformer2DModel` is deprecated', FutureWarning, r'diffusers\.models\.'),
+    # mmagic 1.2.0 (vico) imports diffusers.models.unet_2d_condition, an old path
+    (r'`UNet2DConditionOutput` is deprecated', FutureWarning, r'diffusers\.models\.'),
+    # the same old module, for the model class it re-exports
+    (r'`UNet2DConditionModel` is deprecated', FutureWarning, r'diffusers\.models\.'),
+)
+
+
+def _quiet_third_party_warnings() -> None:
+    for message, category, module in _QUIET:
+        warnings.filterwarnings('ignore', message=message, category=category, module=module)
+
+
 # --------------------------------------------------------------------------- the hook
 class _HookedLoader(importlib.abc.Loader):
 
@@ -282,6 +309,7 @@ def install() -> None:
     """
     if is_installed():
         return
+    _quiet_third_party_warnings()
     sys.meta_path.insert(0, _FINDER)
     for name, hook in _POST.items():
         module = sys.modules.get(name)

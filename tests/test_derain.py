@@ -122,3 +122,71 @@ def test_read_image_conversions(tmp_path):
         read_image(str(tmp_path / 'z.png'))
     with pytest.raises(ImageReadError, match='nope.png'):
         read_image(str(tmp_path / 'nope.png'))
+
+
+def test_files_that_are_not_generator_checkpoints(repo_root, tmp_path):
+    img = tmp_path / 'a.png'
+    cv2.imwrite(str(img), np.zeros((8, 8, 3), np.uint8))
+    noise = tmp_path / 'noise.pth'
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8).tobytes())
+    res = run_tool(repo_root, img, '--checkpoint', noise, '--out-dir', tmp_path / 'o')
+    assert res.returncode == 2 and 'Traceback' not in res.stderr
+    assert f'{noise} is not a PyTorch checkpoint' in res.stderr
+    foreign = tmp_path / 'foreign.pth'
+    torch.save({'state_dict': {'backbone.conv.weight': torch.zeros(1), 'head.bias': torch.zeros(1)},
+                'meta': {}}, foreign)
+    res = run_tool(repo_root, img, '--checkpoint', foreign, '--out-dir', tmp_path / 'o')
+    assert res.returncode == 2 and 'Traceback' not in res.stderr
+    assert ("a checkpoint without generator weights: keys ['backbone.conv.weight', 'head.bias']"
+            in res.stderr)
+
+
+def test_tiny_images_and_passed_over_files(repo_root, random_ckpt, tmp_path):
+    inp = tmp_path / 'in'
+    inp.mkdir()
+    rng = np.random.default_rng(1)
+    sizes = {'one': (1, 1), 'row': (1, 9), 'col': (5, 1), 'small': (3, 2), 'edge': (16, 15)}
+    for stem, hw in sizes.items():
+        cv2.imwrite(str(inp / f'{stem}.png'), rng.integers(0, 255, (*hw, 3), dtype=np.uint8))
+    (inp / 'anim.gif').write_bytes(b'GIF89a')
+    (inp / 'other.GIF').write_bytes(b'GIF89a')
+    (inp / 'README').write_text('no extension')
+    out = tmp_path / 'out'
+    res = run_tool(repo_root, inp, '--checkpoint', random_ckpt, '--out-dir', out, '--save-rain')
+    assert res.returncode == 0, res.stderr
+    for stem, hw in sizes.items():
+        assert cv2.imread(str(out / f'{stem}.png')).shape == (*hw, 3), stem
+        assert cv2.imread(str(out / f'{stem}_rain.png')).shape == (*hw, 3), stem
+    assert 'passed over 3 files in folders (.gif: 2, no extension: 1)' in res.stderr
+    assert f'derained {len(sizes)}/{len(sizes)} images' in res.stdout
+    help_text = run_tool(repo_root, '--help').stdout
+    for ext in ('.png', '.jpg', '.tiff', '.webp'):
+        assert ext in help_text
+
+
+def test_derainer_pads_small_images_as_training_does():
+    from nlcl_plugin.inference import Derainer, pad_reflect
+    rng = np.random.default_rng(2)
+    for h, w in [(1, 1), (1, 6), (2, 3), (7, 20), (16, 16)]:
+        img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+        padded, (top, left, hh, ww) = pad_reflect(img, 16)
+        pad_h, pad_w = max(0, 16 - h), max(0, 16 - w)
+        expected = np.pad(img, ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2),
+                                (0, 0)), mode='reflect')
+        np.testing.assert_array_equal(padded, expected)
+        np.testing.assert_array_equal(padded[top:top + hh, left:left + ww], img)
+        tensor = torch.from_numpy(img).permute(2, 0, 1)[None]
+        np.testing.assert_array_equal(pad_reflect(tensor, 16)[0][0].permute(1, 2, 0).numpy(),
+                                      expected)
+    torch.manual_seed(0)
+    derainer = Derainer(DecompositionGenerator(), DecompositionGenerator(), tile=0)
+    img = rng.integers(0, 255, (5, 3, 3), dtype=np.uint8)
+    bg, rain = derainer(img)
+    assert bg.shape == rain.shape == (5, 3, 3)
+    # the same as running the network on the padded image and cropping
+    padded, (top, left, h, w) = pad_reflect(img, 16)
+    bg_padded, _ = Derainer(derainer.background, min_size=2, tile=0)(padded)
+    np.testing.assert_array_equal(bg, bg_padded[top:top + h, left:left + w])
+    assert derainer.forward_tensor(derainer.background, torch.zeros(1, 3, 1, 1)).shape == (1, 3, 1, 1)
+    with pytest.raises(ValueError, match='min_size'):
+        Derainer(DecompositionGenerator(), min_size=1)

@@ -36,7 +36,17 @@ also ``torch.cuda.max_memory_allocated``) and time for a ``--tiling-size`` photo
 and the optimiser wrappers' methods; each phase counts its own time only, "other" is
 the rest of the measured step, so the phases add up to the step), and iterations and
 images per second for each ``--train-batches`` size, with and without AMP (mmengine's
-``AmpOptimWrapper``; on CUDA by default, on CPU with ``--amp on``: bf16 autocast).
+``AmpOptimWrapper``; on CUDA by default, on CPU with ``--amp on``: bf16 autocast). Its
+summary gives ratios that hold across CPU kinds, each measured side by side in the same
+run (steps and references interleaved): the step against one forward+backward of G_B on
+a batch-1 crop of the same size (the unit the step's cost is counted in: its floor is the
+about 4.4 generator forwards and backwards the losses need, plus the discriminator), the
+non-local searches' share of the step, and the speed-up over the plain ops
+(``fast_paths(False)``: NCHW convolutions, ``F.instance_norm``).
+
+The header names the CPU (:func:`nlcl_plugin.hardware.describe_cpu`): channels-last
+convolutions and bf16 pay off only with the matching instruction sets (bf16 needs
+AVX-512 BF16 or AMX; without them ``--amp on`` is slower than fp32).
 
 ``--malloc keep`` (the default, as ``tools/train.py``, ``tools/basicsr_train.py`` and
 ``tools/derain.py`` run) applies :func:`nlcl_plugin.models.fast_ops.keep_freed_memory`
@@ -68,6 +78,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import nlcl_plugin  # noqa: E402,F401  (activates the compat fixes)
+from nlcl_plugin.hardware import describe_cpu  # noqa: E402
 from nlcl_plugin.models.sampler import nonlocal_topk_batched, random_anchors  # noqa: E402
 
 Row = Dict[str, str]
@@ -610,7 +621,26 @@ def _amp_modes(args: argparse.Namespace) -> List[bool]:
     return {'off': [False], 'on': [True], 'both': [False, True]}[mode]
 
 
-def _train_breakdown(args, device, amp: bool) -> Table:
+def generator_reference(model, size: int, device: torch.device, seed: int = 0) -> Callable[[], None]:
+    """One forward+backward of G_B on a (1, 3, size, size) crop, the unit the training
+    step is counted in; its gradients are dropped so that the step is not disturbed."""
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(1, 3, size, size, generator=g) * 2 - 1).to(device)
+    net = model.generator
+
+    def run() -> None:
+        net(x).square().mean().backward()
+        net.zero_grad(set_to_none=True)
+
+    return run
+
+
+def _plain_ops():
+    from nlcl_plugin.models.fast_ops import fast_paths
+    return fast_paths(False)
+
+
+def _train_breakdown(args, device, amp: bool) -> List[Table]:
     model, optims = build_nlcl(device, amp)
     data = nlcl_batch(1, args.train_size, args.seed)
     targets = dict(model=model, objective=model.nlcl_objective, generator=model.generator,
@@ -624,8 +654,16 @@ def _train_breakdown(args, device, amp: bool) -> Table:
     timer = PhaseTimer(device)
     for key, attr, label in TRAIN_PHASES:
         timer.wrap(targets[key], attr, label)
+    reference = generator_reference(model, args.train_size, device, args.seed)
+    plain = args.train_plain and device.type == 'cpu'
     model.train_step(data, optims)  # warm-up (allocations, oneDNN kernels)
-    steps, per_phase, calls = [], defaultdict(list), defaultdict(int)
+    reference()
+    if plain:
+        with _plain_ops():
+            model.train_step(data, optims)
+    # steps, references and plain steps interleaved: a change in the machine's load
+    # affects all of them alike, so their ratios hold
+    steps, refs, plains, per_phase, calls = [], [], [], defaultdict(list), defaultdict(int)
     for _ in range(args.train_repeats):
         timer.reset()
         synchronize(device)
@@ -636,6 +674,10 @@ def _train_breakdown(args, device, amp: bool) -> Table:
         for label, t in timer.times.items():
             per_phase[label].append(t)
             calls[label] = timer.calls[label]
+        refs += time_runs(reference, device, 2)
+        if plain:
+            with _plain_ops():
+                plains += time_runs(lambda: model.train_step(data, optims), device, 1)
     timer.unwrap()
     mean_step = statistics.mean(steps)
     labels = list(dict.fromkeys(label for _, _, label in TRAIN_PHASES))
@@ -650,14 +692,33 @@ def _train_breakdown(args, device, amp: bool) -> Table:
     rows.append({'phase': 'step (measured)', 'ms': fmt_ms(mean_step), '% of step': '100.0',
                  'calls': '1'})
     searches = statistics.mean(per_phase.get('non-local searches (4 per step)', [0.0]))
+    precision = ('AMP (' + ('bf16' if device.type == 'cpu' else 'fp16') + ')') if amp else 'fp32'
     notes = [f'mean of {args.train_repeats} steps after 1 warm-up; step: median '
              f'{fmt_ms(statistics.median(steps))} ms, best {fmt_ms(min(steps))} ms; the four '
              f'non-local searches together: {searches * 1e3:.1f} ms (target <= 30 ms)']
     title = (f'[train] one NLCL iteration, batch 1, {args.train_size}x{args.train_size}, '
-             f'{"AMP (" + ("bf16" if device.type == "cpu" else "fp16") + ")" if amp else "fp32"}, '
-             f'{torch.get_num_threads()} thread(s): breakdown by phase')
+             f'{precision}, {torch.get_num_threads()} thread(s): breakdown by phase')
+    step_med, ref_med = statistics.median(steps), statistics.median(refs)
+    summary = [
+        {'quantity': 'step / one G_B forward+backward', 'value': f'{step_med / ref_med:.2f}',
+         'target': '<= 5.0'},
+        {'quantity': 'non-local searches, share of the step',
+         'value': f'{100 * searches / mean_step:.1f} %', 'target': '-'},
+    ]
+    if plain:
+        summary.append({'quantity': 'speed-up over the plain ops (same step)',
+                        'value': f'{statistics.median(plains) / step_med:.2f}x', 'target': '-'})
+    summary_notes = [
+        f'medians, interleaved: step {fmt_ms(step_med)} ms, one G_B forward+backward '
+        f'{fmt_ms(ref_med)} ms ({len(refs)} runs; batch 1, {args.train_size}x{args.train_size}, '
+        f'{precision})' + (f', plain step {fmt_ms(statistics.median(plains))} ms'
+                           if plain else ''),
+        'the floor by count: about 4.4 G forward+backward equivalents (G_R(O), G_B(O), '
+        'G_B(B_u), G_B\'s taps of B and of G_B(B_u) up to layer 12) plus the discriminator']
     del model, optims
-    return Table(title, rows, notes)
+    return [Table(title, rows, notes),
+            Table(f'[train] summary, {args.train_size}x{args.train_size}, {precision}: ratios '
+                  'measured side by side', summary, summary_notes)]
 
 
 def _train_throughput(args, device, amps: List[bool]) -> Table:
@@ -689,7 +750,7 @@ def _train_throughput(args, device, amps: List[bool]) -> Table:
 def bench_train(args: argparse.Namespace) -> List[Table]:
     device = torch.device(args.device)
     amps = _amp_modes(args)
-    tables = [_train_breakdown(args, device, amp) for amp in amps]
+    tables = [table for amp in amps for table in _train_breakdown(args, device, amp)]
     tables.append(_train_throughput(args, device, amps))
     return tables
 
@@ -740,6 +801,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='train: batch sizes of the throughput table (default 1,2,4)')
     p.add_argument('--train-repeats', type=int, default=2,
                    help='train: timed steps of the breakdown, after one warm-up (default 2)')
+    p.add_argument('--no-train-plain', dest='train_plain', action='store_false',
+                   help='train: skip the plain-ops steps of the summary (CPU)')
     p.add_argument('--throughput-repeats', type=int, default=1,
                    help='train: timed steps per batch size, after one warm-up (default 1)')
     p.add_argument('--amp', default='auto', choices=['auto', 'off', 'on', 'both'],
@@ -792,10 +855,10 @@ def main(argv=None) -> None:
         if not keep_freed_memory():
             args.malloc = 'default (keep_freed_memory unavailable: not glibc)'
     names = list(SECTIONS) if args.section == 'all' else [args.section]
-    cpu = _cpu_name()
+    print(f'CPU: {describe_cpu()}')
     print(f'torch {torch.__version__}, device {args.device}'
           f'{" (" + torch.cuda.get_device_name() + ")" if args.device == "cuda" else ""}, '
-          f'{torch.get_num_threads()} CPU threads of {os.cpu_count()} cores ({cpu}), '
+          f'{torch.get_num_threads()} torch threads, '
           f'malloc: {args.malloc}, {time.strftime("%Y-%m-%d")}\n')
     for name in names:
         title, note, fn = SECTIONS[name]
@@ -809,17 +872,6 @@ def main(argv=None) -> None:
             print(format_table(f'[{name}] {title}', result, notes))
         sys.stdout.flush()
 
-
-def _cpu_name() -> str:
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or 'unknown CPU'
 
 
 if __name__ == '__main__':

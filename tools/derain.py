@@ -11,6 +11,10 @@ CHECKPOINT is the authors' ``latest_net_Back.pth`` or a checkpoint written by th
 training (which holds both generators). Writes ``OUT_DIR/<stem>.png`` (8-bit RGB, same size
 as the input) per image, and ``OUT_DIR/<stem>_rain.png`` with ``--save-rain``. Unreadable
 files are reported and skipped; the command then exits with status 1 listing them.
+Folders are searched recursively for the extensions in
+:data:`nlcl_plugin.image_io.IMAGE_EXTENSIONS`; the other files there are passed over and
+counted by extension. Any image of at least 1x1 pixel is derained: a side shorter than
+16 pixels is padded as training pads crops, and the output cropped back.
 
 ``--tile N`` streams each photo through the network in bands of N rows with exact
 whole-image InstanceNorm statistics (same output, about 256 bytes of memory per pixel
@@ -20,6 +24,7 @@ plus the interpreter's: a 4000x3000 photo derains in about 3.4 GiB; see
 trade exactness for speed.
 """
 import argparse
+import collections
 import glob
 import os
 import os.path as osp
@@ -28,13 +33,20 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import nlcl_plugin  # noqa: E402,F401  (activates the compat fixes)
-from nlcl_plugin.image_io import (ImageReadError, is_image_file, read_image,  # noqa: E402
-                                  write_image)
+from nlcl_plugin.image_io import (IMAGE_EXTENSIONS, ImageReadError,  # noqa: E402
+                                  is_image_file, read_image, write_image)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Derain photos with a trained NLCL model.')
-    p.add_argument('inputs', nargs='+', help='image files, folders (recursive) or globs')
+    exts = ' '.join(IMAGE_EXTENSIONS)
+    p = argparse.ArgumentParser(
+        description='Derain photos with a trained NLCL model.',
+        epilog=f'Images read: {exts} (any case); grayscale, RGBA, palette and 16-bit images '
+        'are converted to 8-bit RGB. Folders are searched recursively for these extensions; '
+        'other files there are passed over and counted. Any size from 1x1 pixel: sides '
+        'shorter than 16 pixels are padded as in training and the output cropped back.')
+    p.add_argument('inputs', nargs='+',
+                   help=f'image files, folders (recursive) or globs; images: {exts}')
     p.add_argument('--checkpoint', required=True,
                    help="G_B weights: official latest_net_Back.pth or a plugin checkpoint")
     p.add_argument('--rain-checkpoint', default=None,
@@ -63,13 +75,25 @@ def parse_args(argv=None):
 
 
 def collect_inputs(inputs):
-    """Expand files, folders and globs. Returns (files, problems)."""
+    """Expand files, folders and globs.
+
+    Returns:
+        tuple: (files, problems, passed_over): the files to read, ``(input, why)`` for
+        inputs that gave nothing, and a Counter ``extension -> number of files`` found in
+        folders and passed over for their extension (``''`` for files without one).
+    """
     files, problems = [], []
+    passed_over = collections.Counter()
     for item in inputs:
         if osp.isdir(item):
-            found = sorted(
-                osp.join(root, name) for root, _, names in os.walk(item) for name in names
-                if is_image_file(name))
+            found = []
+            for root, _, names in os.walk(item):
+                for name in names:
+                    if is_image_file(name):
+                        found.append(osp.join(root, name))
+                    else:
+                        passed_over[osp.splitext(name)[1].lower()] += 1
+            found.sort()
             if not found:
                 problems.append((item, 'folder contains no image files'))
             files += found
@@ -87,7 +111,17 @@ def collect_inputs(inputs):
         if key not in seen:
             seen.add(key)
             unique.append(f)
-    return unique, problems
+    return unique, problems, passed_over
+
+
+def describe_passed_over(passed_over) -> str:
+    """One line for the files passed over for their extension, e.g.
+    ``passed over 3 files in folders (.gif: 2, .txt: 1): not an image extension``."""
+    total = sum(passed_over.values())
+    counts = ', '.join(f'{ext or "no extension"}: {n}' for ext, n in
+                       sorted(passed_over.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (f'passed over {total} file{"s" if total != 1 else ""} in folders ({counts}): not '
+            f'an image extension ({" ".join(IMAGE_EXTENSIONS)})')
 
 
 def output_names(files):
@@ -110,7 +144,9 @@ def main(argv=None):
     from nlcl_plugin.inference import Derainer
     from nlcl_plugin.models.checkpoint import CheckpointError
 
-    files, failures = collect_inputs(args.inputs)
+    files, failures, passed_over = collect_inputs(args.inputs)
+    if passed_over:
+        print(describe_passed_over(passed_over), file=sys.stderr)
     if not files:
         for path, why in failures:
             print(f'error: {path}: {why}', file=sys.stderr)
@@ -141,7 +177,7 @@ def main(argv=None):
             tqdm.write(f'{path}: {note}', file=sys.stderr)
         try:
             bg, rain = derainer(rgb)
-        except (RuntimeError, ValueError) as err:  # out of memory; a 1x1 image (no norm stats)
+        except (RuntimeError, ValueError) as err:  # e.g. out of memory
             failures.append((path, f'{type(err).__name__}: {str(err).splitlines()[0]}'))
             tqdm.write(f'failed {path}: {failures[-1][1]}', file=sys.stderr)
             continue

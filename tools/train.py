@@ -66,6 +66,13 @@ def main(argv=None):
         print(f'error: {error_line(err)}', file=sys.stderr)
         return 2
     from mmagic.utils import print_colored_log
+    import torch
+    if not torch.cuda.is_available():
+        from nlcl_plugin.hardware import bf16_fast, describe_cpu
+        print_colored_log(f'CPU: {describe_cpu()}')
+        if args.amp and bf16_fast() is False:
+            print('note: --amp trains in bf16 on CPU, and this CPU has no bf16 support '
+                  '(AVX-512 BF16 or AMX): expect it to be slower than fp32', file=sys.stderr)
     print_colored_log(f'Working directory: {runner.work_dir}')
     print_colored_log(f'Log directory: {runner.log_dir}')
     try:
