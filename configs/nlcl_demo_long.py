@@ -1,13 +1,13 @@
 # The recommended NLCL configuration on the demo data (configs/nlcl_demo.py: residual
-# background, frozen layer-loss heads, location loss at 0.1, discriminator on the grey
-# detail layer, asymmetric layer loss) with a longer schedule, for a model-zoo model.
-# docs/training.md records what this schedule has reached so far.
+# background, frozen layer-loss heads, location loss at 0.1, discriminator without
+# InstanceNorm on the grey detail layer with 100 warm-up iterations, asymmetric layer
+# loss) with a longer schedule: the model-zoo model in model_zoo/ was trained with it.
 #
 #   python tools/train.py configs/nlcl_demo_long.py --work-dir work_dirs/nlcl_demo_long
-#   python tools/export_generators.py work_dirs/nlcl_demo_long/iter_2400.pth model.pth
+#   python tools/export_generators.py work_dirs/nlcl_demo_long/iter_1200.pth model.pth
 _base_ = ['./nlcl_demo.py']
 
-max_iters = 2400
+max_iters = 1200
 decay_iters = 200
 param_scheduler = [
     dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=max_iters - decay_iters),

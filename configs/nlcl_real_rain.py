@@ -31,11 +31,16 @@ _base_ = [
 #   sigma 3) of every image: on whole images it tells the unpaired clean photos from the
 #   rainy ones by their colours and recolours B; on the grey detail layer only streaks
 #   and texture are left to judge, and its gradient cannot tint B.
-# The discriminator keeps the authors' InstanceNorm: `discriminator=dict(norm='none')`
-# lets it see rain sooner but leaves the layer loss at its floor (docs/training.md).
+# * the discriminator without InstanceNorm (weights initialised with gain 1.0): with it,
+#   D scores a rainy crop and the same crop without rain alike and cannot tell G_B to
+#   remove streaks; without it, D sees the extra texture energy of rain;
+# * 100 discriminator-only iterations first, so that G_B's first adversarial gradients
+#   come from a discriminator that has learned something.
 model = dict(
     generator=dict(residual=True, zero_init_output=True),
     rain_generator=dict(zero_init_output=True),
+    discriminator=dict(norm='none', init_gain=1.0),
+    train_cfg=dict(disc_init_steps=100),
     layer_loss=dict(
         type='LayerContrastiveLoss',
         tau_bg=0.1,

@@ -28,7 +28,7 @@ TOOL = osp.join(REPO, 'tools', 'basicsr_train.py')
 DEMO_YML = osp.join(REPO, 'configs', 'basicsr', 'nlcl_demo.yml')
 # A short demo run on 64-pixel crops: checkpoints every 2 iterations, validation every 4.
 SHORT_RUN = ['datasets:train:crop_size=64', 'val:val_freq=4', 'logger:save_checkpoint_freq=2',
-             'logger:print_freq=1']
+             'logger:print_freq=1', 'train:net_d_init_iters=1']
 TINY_OBJECTIVE = dict(num_loc_patches=16, num_bg_patches=4, num_rain_patches=8, patch_size=8,
                       search_size=12, gen_channels=8, embed_channels=16)
 LOSS_TERMS = ('d_fake', 'd_real', 'g_gan', 'g_loc', 'g_layer', 'g_consistency', 'g_sparsity')
@@ -263,6 +263,8 @@ def test_option_files_build_the_model(name):
         opt = yaml.load(f, Loader=ordered_yaml()[0])
     opt.update(num_gpu=0, dist=False, rank=0, world_size=1, is_train=True)
     model = build_model(opt)
+    assert model.net_d_init_iters == 100
+    assert model.net_d.norm == 'none'
     layer = model.objective.layer_loss
     assert (layer.tau_bg, layer.tau_rain, layer.weight_bg, layer.weight_rain) == \
         (0.1, 0.05, 0.5, 0.5)
@@ -303,8 +305,11 @@ def test_demo_yaml_trains_validates_and_checkpoints(demo_run):
     for term in LOSS_TERMS + ('d', 'g'):
         assert re.search(rf'l_{term}: -?\d\.\d+e[+-]\d+', line), term
     assert 'layer_floor_gap' in line
-    net = build_network(dict(type='NLCLGenerator'))
+    import yaml
+    with open(DEMO_YML) as f:
+        net = build_network(dict(yaml.safe_load(f)['network_g']))  # residual G_B
     net.load_state_dict(torch.load(osp.join(exp, 'models', 'net_g_4.pth'))['params'])
+    assert net.residual
 
 
 def test_auto_resume_continues_from_the_saved_iteration(demo_run):

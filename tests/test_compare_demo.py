@@ -19,7 +19,8 @@ def seed_row(seed, psnr, ssim, train_seconds=None):
 
 def test_methods_and_their_configs():
     assert list(compare_demo.METHODS) == [
-        'nlcl_recommended', 'nlcl_options_off', 'nlcl_learned_heads', 'nlcl_no_layer_loss',
+        'nlcl_recommended', 'nlcl_instance_norm_d', 'nlcl_options_off', 'nlcl_learned_heads',
+        'nlcl_no_layer_loss',
         'nlcl_random_sampling', 'nlcl_cvpr_symmetric', 'nlcl_official_legacy', 'supervised_l1']
     assert compare_demo.METHODS['nlcl_recommended'][1] == 'configs/nlcl_demo.py'
     assert [n for n, m in compare_demo.METHODS.items() if m[2]] == ['supervised_l1']
@@ -34,6 +35,14 @@ def test_configs_load():
         cfg = Config.fromfile(osp.join(REPO, config))
         assert cfg.crop_size == 128, config
         assert 'seed' in cfg.randomness, config
+    # the discriminator ablation differs from the recommended config in D alone
+    rec = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_recommended'][1])).model
+    abl = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_instance_norm_d'][1])).model
+    assert (rec.discriminator.norm, rec.train_cfg.disc_init_steps) == ('none', 100)
+    assert (abl.discriminator.norm, abl.train_cfg.disc_init_steps) == ('instance', 0)
+    rec.discriminator = abl.discriminator
+    rec.train_cfg = abl.train_cfg
+    assert rec.to_dict() == abl.to_dict()
 
 
 def test_sample_std():

@@ -36,6 +36,7 @@ def test_train_resume_and_test_tools(tmp_path):
     work = tmp_path / 'w'
     base = [sys.executable, osp.join(REPO, 'tools', 'train.py'), osp.join(REPO, 'configs', 'nlcl_demo.py'),
             '--work-dir', str(work), '--cfg-options', 'train_cfg.max_iters=2',
+            'model.train_cfg.disc_init_steps=0',
             'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=1',
             'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
             f'train_dataloader.dataset.data_root={tmp_path}/demo',
@@ -140,6 +141,7 @@ def test_train_tool_amp_on_cpu(tmp_path):
         runner = build_runner(
             osp.join(REPO, 'configs', 'nlcl_demo.py'), work_dir=str(tmp_path / 'w'), amp=True,
             cfg_options={'train_cfg.max_iters': 1, 'train_cfg.val_interval': 10,
+                         'model.train_cfg.disc_init_steps': 0,
                          'train_dataloader.num_workers': 0,
                          'train_dataloader.persistent_workers': False,
                          'train_dataloader.dataset.data_root': str(tmp_path / 'demo'),

@@ -56,7 +56,8 @@ def test_dist_train_two_cpu_processes_keep_ranks_identical(tmp_path):
         "                      allow_failed_imports=False)\n"
         "custom_hooks = [dict(type='RankDumpHook')]\n"
         # learned layer-loss heads: their gradients are averaged across ranks here too
-        "model = dict(objective=dict(layer_heads='learned'))\n")
+        "model = dict(objective=dict(layer_heads='learned'),\n"
+        "             train_cfg=dict(disc_init_steps=0))\n")
     work = tmp_path / 'w'
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS='1',
                PYTHONPATH=f'{tmp_path}{os.pathsep}{os.environ.get("PYTHONPATH", "")}')

@@ -75,6 +75,29 @@ def test_train_step_logs_finite_losses_and_grads_every_parameter():
     assert logs['layer_floor_gap'] >= -1e-4
 
 
+def test_discriminator_warm_up_leaves_the_generators_alone():
+    """``train_cfg.disc_init_steps=2``: two D-only iterations, then both steps."""
+    torch.manual_seed(0)
+    cfg = tiny_model_cfg()
+    cfg['train_cfg'] = dict(disc_init_steps=2)
+    with DefaultScope.overwrite_default_scope('mmagic'):
+        model = MODELS.build(cfg)
+        optims = OPTIM_WRAPPER_CONSTRUCTORS.build(
+            dict(type='MultiOptimWrapperConstructor', optim_wrapper_cfg=optim_cfg()))(model)
+
+    def snapshot(module):
+        return [p.detach().clone() for p in module.parameters()]
+
+    for it in range(3):
+        g_before, d_before = snapshot(model.generator), snapshot(model.discriminator)
+        logs = model.train_step(batch(seed=it), optims)
+        g_moved = any(not torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters()))
+        d_moved = any(not torch.equal(a, b)
+                      for a, b in zip(d_before, model.discriminator.parameters()))
+        assert d_moved, it
+        assert g_moved == (it == 2) and ('loss_g' in logs) == (it == 2), it
+
+
 def test_generator_loss_is_the_sum_of_the_loss_modules():
     torch.manual_seed(1)
     model, _ = build()

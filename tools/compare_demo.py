@@ -57,8 +57,12 @@ sys.path.insert(0, REPO)
 #: name -> (label, config relative to the repository, supervised?)
 METHODS = {
     'nlcl_recommended': ('NLCL, recommended (asymmetric layer loss, residual background, '
-                         'frozen layer heads, location loss 0.1)',
+                         'frozen layer heads, location loss 0.1, D without norm on the '
+                         'grey detail layer, D warm-up)',
                          'configs/nlcl_demo.py', False),
+    'nlcl_instance_norm_d': ("NLCL, recommended but the paper's D (instance norm, "
+                             'no warm-up)',
+                             'configs/demo/nlcl_demo_instance_norm_d.py', False),
     'nlcl_options_off': ('NLCL, asymmetric layer loss, options beyond the paper off',
                          'configs/demo/nlcl_demo_options_off.py', False),
     'nlcl_learned_heads': ('NLCL, recommended but learned layer heads (paper)',

@@ -16,4 +16,5 @@ model = dict(
     rain_generator=dict(zero_init_output=False),
     loc_loss=dict(loss_weight=1.0),
     objective=dict(layer_heads='learned', disc_input='image'),
-    discriminator=dict(norm='instance', init_gain=0.02))
+    discriminator=dict(norm='instance', init_gain=0.02),
+    train_cfg=dict(disc_init_steps=0))

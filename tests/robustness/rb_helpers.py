@@ -17,7 +17,8 @@ model = dict(
     rain_generator=dict(type='DecompositionGenerator', mid_channels=8),
     discriminator=dict(type='NLCLPatchDiscriminator', base_channels=8),
     objective=dict(num_loc_patches=16, num_bg_patches=4, num_rain_patches=8, patch_size=8,
-                   search_size=12, embed_channels=16))
+                   search_size=12, embed_channels=16),
+    train_cfg=dict(disc_init_steps=0))  # short runs: the generators step from iteration 1
 '''
 
 

@@ -6,7 +6,7 @@ model = dict(
     # on the residual background (B = O + G_B(O)) and zero-initialised output layers.
     generator=dict(type='DecompositionGenerator', residual=False, zero_init_output=False),
     rain_generator=dict(type='DecompositionGenerator', residual=False, zero_init_output=False),
-    # the authors' D; nlcl_real_rain.py drops its InstanceNorm
+    # the authors' D; nlcl_real_rain.py drops its InstanceNorm (norm='none', init_gain=1.0)
     discriminator=dict(type='NLCLPatchDiscriminator', norm='instance', init_gain=0.02),
     gan_loss=dict(
         type='GANLoss',
