@@ -131,15 +131,26 @@ def plot(train, val, grads, baseline, path, title):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    fig, axes = plt.subplots(1, 3 if grads else 2, figsize=(16 if grads else 11, 4.2))
     ax = axes[0]
     its = [r['step'] for r in val if 'PSNR' in r]
-    ax.plot(its, [r['PSNR'] for r in val if 'PSNR' in r], 'o-', label='G_B output')
+    ax.plot(its, [r['PSNR'] for r in val if 'PSNR' in r], 'o-', label='PSNR, G_B output')
     if baseline:
-        ax.axhline(baseline[0], color='k', ls='--', label='rainy input')
+        ax.axhline(baseline[0], color='C0', ls='--', label='PSNR, rainy input')
     ax.set_xlabel('iteration')
     ax.set_ylabel('PSNR (Y), demo test split')
-    ax.legend()
+    lines, labels = ax.get_legend_handles_labels()
+    ssim_its = [r['step'] for r in val if 'SSIM' in r]
+    if ssim_its:
+        ax2 = ax.twinx()
+        ax2.plot(ssim_its, [r['SSIM'] for r in val if 'SSIM' in r], 's-', color='C1',
+                 label='SSIM, G_B output')
+        if baseline:
+            ax2.axhline(baseline[1], color='C1', ls=':', label='SSIM, rainy input')
+        ax2.set_ylabel('SSIM (Y)')
+        more, more_labels = ax2.get_legend_handles_labels()
+        lines, labels = lines + more, labels + more_labels
+    ax.legend(lines, labels, fontsize=7)
     ax.set_title('validation')
     ax = axes[1]
     steps = [r['step'] for r in train]
@@ -151,8 +162,8 @@ def plot(train, val, grads, baseline, path, title):
     ax.set_xlabel('iteration')
     ax.set_title('loss terms (as weighted)')
     ax.legend(fontsize=7)
-    ax = axes[2]
     if grads:
+        ax = axes[2]
         its = [g['iter'] for g in grads]
         for c, term in enumerate(TERMS):
             for net, style in (('background', 'o-'), ('rain', 'x:')):
@@ -161,9 +172,9 @@ def plot(train, val, grads, baseline, path, title):
                     ax.plot(its, vals, style, color=f'C{c}',
                             label=f'{term[5:]} -> G_{"B" if net == "background" else "R"}')
         ax.set_yscale('log')
-    ax.set_xlabel('iteration (checkpoint)')
-    ax.set_title('gradient norm per term')
-    ax.legend(fontsize=6, ncol=2)
+        ax.set_xlabel('iteration (checkpoint)')
+        ax.set_title('gradient norm per term')
+        ax.legend(fontsize=6, ncol=2)
     fig.suptitle(title)
     fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
