@@ -17,4 +17,10 @@ model = dict(
     loc_loss=dict(loss_weight=1.0),
     objective=dict(layer_heads='learned', disc_input='image'),
     discriminator=dict(norm='instance', init_gain=0.02),
-    train_cfg=dict(disc_init_steps=0))
+    train_cfg=dict(disc_init_steps=0),
+    is_use_ema=False)
+custom_hooks = [
+    dict(type='BasicVisualizationHook', interval=1),
+    dict(type='DecompositionVisualizationHook', interval=1000),
+    dict(type='IntrinsicDimensionHook', interval=1000),
+]

@@ -67,6 +67,7 @@ default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=100, max_keep_ckpts=3, save_best='PSNR', rule='greater'))
 custom_hooks = [
+    {{_base_.ema_hook}},
     dict(type='BasicVisualizationHook', interval=1),
     dict(type='DecompositionVisualizationHook', interval=50),
     dict(type='IntrinsicDimensionHook', interval=50),

@@ -4,11 +4,11 @@
 # loss) with a longer schedule: the model-zoo model in model_zoo/ was trained with it.
 #
 #   python tools/train.py configs/nlcl_demo_long.py --work-dir work_dirs/nlcl_demo_long
-#   python tools/export_generators.py work_dirs/nlcl_demo_long/iter_1200.pth model.pth
+#   python tools/export_generators.py work_dirs/nlcl_demo_long/iter_2000.pth model.pth
 _base_ = ['./nlcl_demo.py']
 
-max_iters = 1200
-decay_iters = 200
+max_iters = 2000
+decay_iters = 400
 param_scheduler = [
     dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=max_iters - decay_iters),
     dict(type='LinearLR', start_factor=1.0, end_factor=1.0 / 11, by_epoch=False,
@@ -19,6 +19,7 @@ default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=100, max_keep_ckpts=-1, save_best='PSNR', rule='greater'))
 custom_hooks = [
+    {{_base_.ema_hook}},
     dict(type='BasicVisualizationHook', interval=1),
     dict(type='DecompositionVisualizationHook', interval=200),
     dict(type='IntrinsicDimensionHook', interval=200),

@@ -95,6 +95,33 @@ def _train_crop(cfg) -> Optional[Tuple[str, object]]:
     return None
 
 
+EMA_KEYS = ('generator_ema', 'rain_generator_ema')
+
+
+def _check_ema(cfg, model_cfg) -> None:
+    """``model.is_use_ema`` and the hook that updates the averages go together."""
+    hooks = [(i, h) for i, h in enumerate(cfg.get('custom_hooks') or [])
+             if isinstance(h, dict) and str(h.get('type', '')).split('.')[-1]
+             == 'ExponentialMovingAverageHook']
+    keys = set()
+    for _, hook in hooks:
+        mk = hook.get('module_keys', ())
+        keys.update((mk, ) if isinstance(mk, str) else mk)
+    use_ema = bool(model_cfg.get('is_use_ema', False))
+    if use_ema and not set(EMA_KEYS) <= keys:
+        raise ConfigError(
+            'model.is_use_ema=True needs custom_hooks to hold '
+            f"dict(type='ExponentialMovingAverageHook', module_keys={EMA_KEYS}, ...): "
+            'without it the averages never move and evaluation sees the initial networks'
+            + (f' (found module_keys {sorted(keys)})' if keys else ''))
+    if not use_ema and keys & set(EMA_KEYS):
+        i = next(i for i, h in hooks)
+        raise ConfigError(
+            f'custom_hooks.{i} averages {sorted(keys & set(EMA_KEYS))} but model.is_use_ema '
+            'is False, so the averages would not be used: set model.is_use_ema=True or drop '
+            'the hook')
+
+
 def _check_nlcl(cfg, model_cfg) -> None:
     from ..models.objective import NLCLObjective
     from ..models.sampler import SAMPLING_MODES, check_sampler_config
@@ -105,6 +132,7 @@ def _check_nlcl(cfg, model_cfg) -> None:
     _check_keys(objective, list(defaults), 'model.objective', 'NLCLObjective', ignore=())
     _check_keys(dict(model_cfg.get('train_cfg') or {}), ['disc_steps', 'disc_init_steps'],
                 'model.train_cfg', "NLCL's train_cfg", ignore=())
+    _check_ema(cfg, model_cfg)
     merged = {**defaults, **objective}
     for mode_key in ('loc_neg_sampling', 'layer_sampling'):
         if merged[mode_key] not in SAMPLING_MODES:

@@ -1,4 +1,5 @@
 """NLCL as an MMagic model: unsupervised deraining with two generators and a PatchGAN."""
+from copy import deepcopy
 from typing import Dict, List, Optional
 
 import torch
@@ -73,6 +74,12 @@ class NLCL(BaseEditModel):
             legacy switches).
         train_cfg (dict, optional): ``disc_steps`` (default 1) and ``disc_init_steps``
             (generator steps start after that many iterations, default 0).
+        is_use_ema (bool): Keep ``generator_ema`` and ``rain_generator_ema``, moving
+            averages of G_B's and G_R's weights (as MMagic's Real-ESRGAN does), updated by
+            MMagic's ``ExponentialMovingAverageHook`` with
+            ``module_keys=('generator_ema', 'rain_generator_ema')``. Validation, testing
+            and inference then use the averages; training uses the raw networks.
+            Defaults to False (the paper keeps no average).
         test_cfg (dict, optional): Unused, kept for MMagic's interface.
         init_cfg (dict, optional): Initialisation config.
         data_preprocessor (dict, optional): ``DataPreprocessor`` scaling to [-1, 1].
@@ -91,7 +98,8 @@ class NLCL(BaseEditModel):
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None):
+                 data_preprocessor: Optional[dict] = None,
+                 is_use_ema: bool = False):
         # BaseEditModel's constructor requires a pixel loss; NLCL has none.
         super(BaseEditModel, self).__init__(init_cfg=init_cfg, data_preprocessor=data_preprocessor)
         self.train_cfg = train_cfg or {}
@@ -99,6 +107,11 @@ class NLCL(BaseEditModel):
         self.generator = MODELS.build(generator)
         self.rain_generator = MODELS.build(rain_generator)
         self.discriminator = MODELS.build(discriminator)
+        self.is_use_ema = bool(is_use_ema)
+        if self.is_use_ema:
+            # Averages, never trained: no gradients, so no DDP wrapper and no optimiser.
+            self.generator_ema = deepcopy(self.generator).requires_grad_(False)
+            self.rain_generator_ema = deepcopy(self.rain_generator).requires_grad_(False)
         disc = self.discriminator
         objective = dict(objective or {})
         objective.setdefault('disc_channels', tuple(disc.tap_channels[i] for i in (0, 3, 7, 11)))
@@ -131,13 +144,19 @@ class NLCL(BaseEditModel):
         return getattr(self.objective, 'module', self.objective)
 
     # ------------------------------------------------------------------ inference
+    def inference_generators(self):
+        """(G_B, G_R) used for prediction: the moving averages with ``is_use_ema``."""
+        if self.is_use_ema:
+            return self.generator_ema, self.rain_generator_ema
+        return self.generator, self.rain_generator
+
     def forward_tensor(self, inputs: torch.Tensor, data_samples=None, **kwargs) -> torch.Tensor:
         """B = G_B(O) clamped to [-1, 1], (N, 3, H, W)."""
-        return self.generator(inputs).clamp(-1.0, 1.0)
+        return self.inference_generators()[0](inputs).clamp(-1.0, 1.0)
 
     def forward_inference(self, inputs: torch.Tensor, data_samples=None, **kwargs) -> DataSample:
         bg = self.forward_tensor(inputs)
-        rain = self.rain_generator(inputs)
+        rain = self.inference_generators()[1](inputs)
         # R lives in the [-1, 1] scale of O = B + R: destruct R/2 - 1 so that it is shown
         # as intensity R/2 in [0, 255].
         bg = self.data_preprocessor.destruct(bg, data_samples)

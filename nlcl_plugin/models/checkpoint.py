@@ -32,6 +32,11 @@ ROLE_PREFIXES = {
     'background': ('generator.', 'net_g.', 'net_b.'),
     'rain': ('rain_generator.', 'net_r.'),
 }
+# ... and the moving averages of their weights (``model.is_use_ema``), preferred when present.
+EMA_PREFIXES = {
+    'background': ('generator_ema.', ),
+    'rain': ('rain_generator_ema.', ),
+}
 
 
 class CheckpointError(RuntimeError):
@@ -112,13 +117,18 @@ def convert_official_state_dict(state: Dict[str, torch.Tensor]) -> Dict[str, tor
     return out
 
 
-def load_generator_state(path: str, role: str = 'background') -> Dict[str, torch.Tensor]:
+def load_generator_state(path: str, role: str = 'background',
+                         ema: Optional[bool] = None) -> Dict[str, torch.Tensor]:
     """The state dict of one generator, in the plugin's key layout, from any known file.
 
     Args:
         path (str): Official ``latest_net_*.pth``, a converted/exported generator file,
             or a training checkpoint of the plugin (mmengine or BasicSR).
         role (str): 'background' (G_B) or 'rain' (G_R); used for training checkpoints.
+        ema (bool, optional): For files that hold both a generator and the moving average
+            of its weights (``generator_ema.*`` of MMagic checkpoints, ``params_ema`` of
+            BasicSR files): None (default) takes the average, False the raw weights,
+            True requires the average.
 
     Returns:
         dict: Keys ``layers.<i>...`` ready for ``DecompositionGenerator.load_state_dict``.
@@ -126,10 +136,14 @@ def load_generator_state(path: str, role: str = 'background') -> Dict[str, torch
     if role not in ROLE_PREFIXES:
         raise ValueError(f"role must be one of {sorted(ROLE_PREFIXES)}, got {role!r}")
     state = load_state_file(path)
-    for key in ('params', 'params_ema'):  # BasicSR's network files
-        if isinstance(state.get(key), dict):
-            state = state[key]
-            break
+    basicsr_keys = ('params', ) if ema is False else ('params_ema', ) if ema else (
+        'params_ema', 'params')
+    if any(isinstance(state.get(k), dict) for k in ('params', 'params_ema')):  # BasicSR
+        key = next((k for k in basicsr_keys if isinstance(state.get(k), dict)), None)
+        if key is None:
+            raise CheckpointError(f'{path} holds no {basicsr_keys[0]!r} weights '
+                                  f'(keys {sorted(state)})')
+        state = state[key]
     layout = detect_layout(state)
     sd = state.get('state_dict', state)
     if layout == 'official':
@@ -137,30 +151,34 @@ def load_generator_state(path: str, role: str = 'background') -> Dict[str, torch
     if layout == 'plugin':
         return dict(sd)
     if layout == 'training':
-        for prefix in ROLE_PREFIXES[role]:
+        prefixes = ROLE_PREFIXES[role] if ema is False else EMA_PREFIXES[role] if ema else (
+            EMA_PREFIXES[role] + ROLE_PREFIXES[role])
+        for prefix in prefixes:
             # 'generator.module.layers...' when saved from inside a DDP wrapper
             sub = {re.sub(r'^module\.', '', k[len(prefix):]): v
                    for k, v in sd.items() if k.startswith(prefix)}
             if sub:
                 return sub
         raise CheckpointError(f'{path} holds no {role} generator (looked for keys starting '
-                              f'with {ROLE_PREFIXES[role]})')
+                              f'with {prefixes})')
     keys = list(sd)
     raise CheckpointError(f'{path} is not an NLCL generator checkpoint: a checkpoint without '
                           f'generator weights: keys {keys[:5]}'
                           f'{f" and {len(keys) - 5} more" if len(keys) > 5 else ""}')
 
 
-def build_generator(path: str, role: str = 'background') -> torch.nn.Module:
+def build_generator(path: str, role: str = 'background',
+                    ema: Optional[bool] = None) -> torch.nn.Module:
     """A :class:`DecompositionGenerator` of the form the weights in ``path`` were
     trained in (residual or plain, from :data:`RESIDUAL_MARKER`), with them loaded.
 
     Args:
         path (str): Any file :func:`load_generator_state` reads.
         role (str): 'background' (G_B) or 'rain' (G_R).
+        ema (bool, optional): See :func:`load_generator_state`.
     """
     from .generator import RESIDUAL_MARKER, DecompositionGenerator
-    sd = load_generator_state(path, role)
+    sd = load_generator_state(path, role, ema)
     weight = sd.get('layers.0.weight')
     mid = int(weight.shape[0]) if isinstance(weight, torch.Tensor) and weight.dim() == 4 else 32
     blocks = len({k.split('.')[1] for k in sd if k.startswith('layers.')}) - 3
@@ -180,6 +198,6 @@ def _load_into(model: torch.nn.Module, sd: Dict[str, torch.Tensor], path: str,
 
 
 def load_generator(model: torch.nn.Module, path: str, role: str = 'background',
-                   strict: bool = True) -> Optional[torch.nn.Module]:
+                   strict: bool = True, ema: Optional[bool] = None) -> Optional[torch.nn.Module]:
     """Load ``path`` into ``model`` with an error naming the file on any mismatch."""
-    return _load_into(model, load_generator_state(path, role), path, strict)
+    return _load_into(model, load_generator_state(path, role, ema), path, strict)
