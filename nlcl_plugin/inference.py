@@ -324,6 +324,7 @@ class Derainer:
                          rain_checkpoint: Optional[str] = None,
                          device: str = 'cpu',
                          with_rain: bool = False,
+                         ema: Optional[bool] = None,
                          **options) -> 'Derainer':
         """Build from the authors' files or a plugin checkpoint (which holds both nets).
 
@@ -333,13 +334,16 @@ class Derainer:
             rain_checkpoint (str, optional): G_R weights; defaults to ``checkpoint`` when
                 that is a training checkpoint holding both generators.
             with_rain (bool): Also load G_R.
+            ema (bool, optional): For training checkpoints with moving averages of the
+                generators' weights (``is_use_ema``): None (default) uses the averages,
+                False the raw weights.
             **options: ``precision``, ``tile``, ``threads``, ``min_size`` (see the class).
         """
         # The generators' form (plain, or residual B = O + net(O)) comes with the weights.
-        background = build_generator(checkpoint, role='background')
+        background = build_generator(checkpoint, role='background', ema=ema)
         rain = None
         if with_rain:
-            rain = build_generator(rain_checkpoint or checkpoint, role='rain')
+            rain = build_generator(rain_checkpoint or checkpoint, role='rain', ema=ema)
         return cls(background, rain, device, **options)
 
     @contextlib.contextmanager

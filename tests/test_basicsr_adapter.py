@@ -264,6 +264,7 @@ def test_option_files_build_the_model(name):
     opt.update(num_gpu=0, dist=False, rank=0, world_size=1, is_train=True)
     model = build_model(opt)
     assert model.net_d_init_iters == 100
+    assert model.ema_decay == 0.99 and model.net_g_ema is not model.net_g
     assert model.net_d.norm == 'none'
     layer = model.objective.layer_loss
     assert (layer.tau_bg, layer.tau_rain, layer.weight_bg, layer.weight_rain) == \
@@ -308,8 +309,10 @@ def test_demo_yaml_trains_validates_and_checkpoints(demo_run):
     import yaml
     with open(DEMO_YML) as f:
         net = build_network(dict(yaml.safe_load(f)['network_g']))  # residual G_B
-    net.load_state_dict(torch.load(osp.join(exp, 'models', 'net_g_4.pth'))['params'])
+    saved = torch.load(osp.join(exp, 'models', 'net_g_4.pth'))
+    net.load_state_dict(saved['params'])
     assert net.residual
+    net.load_state_dict(saved['params_ema'])  # the moving average (train.ema_decay)
 
 
 def test_auto_resume_continues_from_the_saved_iteration(demo_run):

@@ -144,6 +144,9 @@ def main(argv=None):
                    help=f'the shipped model (default {DEFAULT_SHIPPED}; skipped if absent)')
     p.add_argument('--official-dir', help="folder with the authors' checkpoints/ "
                    '(default: $NLCL_OFFICIAL_DIR, then ../shared/official-nlcl)')
+    p.add_argument('--raw-weights', action='store_true',
+                   help="evaluate the run's raw generators instead of the moving averages "
+                   '(configs with model.is_use_ema)')
     p.add_argument('--no-runner-test', action='store_true',
                    help="skip MMagic's Runner.test of the run (and its pictures)")
     args = p.parse_args(argv)
@@ -156,11 +159,13 @@ def main(argv=None):
                                            optim_wrapper=None, param_scheduler=None))
     test_root = runner.cfg.test_dataloader.dataset.data_root
     vis = None
-    if not args.no_runner_test:
+    if not (args.no_runner_test or args.raw_weights):
         runner.test()  # MMagic's own test loop: metrics in its log, pictures below
         vis = osp.join(runner.log_dir, 'vis_data', 'vis_image')
 
-    models = [('rainy input O', None), ('this run (short demo)', Derainer.from_checkpoints(ckpt))]
+    label = 'this run (raw weights)' if args.raw_weights else 'this run (short demo)'
+    models = [('rainy input O', None),
+              (label, Derainer.from_checkpoints(ckpt, ema=False if args.raw_weights else None))]
     shipped = args.shipped if args.shipped and osp.isfile(args.shipped) else None
     if shipped:
         models.append(('shipped model', Derainer.from_checkpoints(shipped)))
@@ -197,7 +202,7 @@ def main(argv=None):
         print(f'Training decompositions (rainy | background | rain): {train_vis[-1]}')
     print(f'TensorBoard: tensorboard --logdir {args.work_dir}')
     run_row = rows[1]
-    report = dict(checkpoint=ckpt, images=n, cpu=describe_cpu(),
+    report = dict(checkpoint=ckpt, weights='raw' if args.raw_weights else 'default', images=n, cpu=describe_cpu(),
                   input_psnr=rows[0]['psnr'], input_ssim=rows[0]['ssim'],
                   psnr=run_row['psnr'], ssim=run_row['ssim'],
                   shipped=shipped, official=official, rows=rows)

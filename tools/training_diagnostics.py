@@ -9,8 +9,11 @@ term, ``layer_floor_gap`` and the validation PSNR/SSIM), and for every checkpoin
 ``WORK_DIR/iter_*.pth`` (train with ``default_hooks.checkpoint.max_keep_ckpts=-1`` to
 keep them all) rebuilds the model and measures, on ``--batches`` fixed training crops,
 the norm of the gradient that each generator loss term sends into G_B's and G_R's
-parameters (one backward per term, through the same forward). Plots three panels:
-validation PSNR/SSIM against the rainy input's, the loss terms, and the gradient norms.
+parameters (one backward per term, through the same forward). When the run kept moving
+averages of the generators (``model.is_use_ema``: validation used them), every checkpoint's
+raw G_B is also evaluated on the test split, so both curves are drawn. Plots three
+panels: validation PSNR/SSIM against the rainy input's, the loss terms, and the
+gradient norms.
 """
 import argparse
 import glob
@@ -104,10 +107,8 @@ def checkpoint_gradients(config, work_dir, batches_num):
     cfg = load_config(config)
     init_default_scope('mmagic')
     batches = fixed_batches(cfg, batches_num, int(cfg.get('crop_size', 128)))
-    ckpts = sorted(glob.glob(osp.join(work_dir, 'iter_*.pth')),
-                   key=lambda p: int(osp.basename(p)[5:-4]))
     out = []
-    for path in ckpts:
+    for path in checkpoints(work_dir):
         model = MODELS.build(cfg.model)
         state = torch.load(path, map_location='cpu', weights_only=False)
         model.load_state_dict(state['state_dict'], strict=False)
@@ -120,6 +121,31 @@ def checkpoint_gradients(config, work_dir, batches_num):
     return out
 
 
+def checkpoints(work_dir):
+    return sorted(glob.glob(osp.join(work_dir, 'iter_*.pth')),
+                  key=lambda p: int(osp.basename(p)[5:-4]))
+
+
+def raw_validation(cfg, work_dir):
+    """PSNR/SSIM (Y) of every checkpoint's raw G_B on the test split, for runs whose
+    validation used the moving averages; [] otherwise."""
+    if not cfg.model.get('is_use_ema', False):
+        return []
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    from demo_report import evaluate
+
+    from nlcl_plugin.inference import Derainer
+    out = []
+    for path in checkpoints(work_dir):
+        rows, _ = evaluate([('raw', Derainer.from_checkpoints(path, ema=False))],
+                           cfg.test_dataloader.dataset.data_root)
+        out.append(dict(step=int(osp.basename(path)[5:-4]), PSNR=rows[0]['psnr'],
+                        SSIM=rows[0]['ssim']))
+        print(f'{osp.basename(path)} raw G_B: PSNR {out[-1]["PSNR"]:.3f} '
+              f'SSIM {out[-1]["SSIM"]:.4f}', flush=True)
+    return out
+
+
 def input_psnr(cfg):
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
     from demo_report import evaluate
@@ -127,14 +153,18 @@ def input_psnr(cfg):
     return rows[0]['psnr'], rows[0]['ssim']
 
 
-def plot(train, val, grads, baseline, path, title):
+def plot(train, val, grads, baseline, path, title, raw_val=()):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3 if grads else 2, figsize=(16 if grads else 11, 4.2))
     ax = axes[0]
     its = [r['step'] for r in val if 'PSNR' in r]
-    ax.plot(its, [r['PSNR'] for r in val if 'PSNR' in r], 'o-', label='PSNR, G_B output')
+    name = 'averaged G_B' if raw_val else 'G_B output'
+    ax.plot(its, [r['PSNR'] for r in val if 'PSNR' in r], 'o-', label=f'PSNR, {name}')
+    if raw_val:
+        ax.plot([r['step'] for r in raw_val], [r['PSNR'] for r in raw_val], 'o:',
+                color='C2', label='PSNR, raw G_B')
     if baseline:
         ax.axhline(baseline[0], color='C0', ls='--', label='PSNR, rainy input')
     ax.set_xlabel('iteration')
@@ -144,7 +174,10 @@ def plot(train, val, grads, baseline, path, title):
     if ssim_its:
         ax2 = ax.twinx()
         ax2.plot(ssim_its, [r['SSIM'] for r in val if 'SSIM' in r], 's-', color='C1',
-                 label='SSIM, G_B output')
+                 label=f'SSIM, {name}')
+        if raw_val:
+            ax2.plot([r['step'] for r in raw_val], [r['SSIM'] for r in raw_val], 's:',
+                     color='C3', label='SSIM, raw G_B')
         if baseline:
             ax2.axhline(baseline[1], color='C1', ls=':', label='SSIM, rainy input')
         ax2.set_ylabel('SSIM (Y)')
@@ -197,17 +230,18 @@ def main(argv=None):
     train, val = read_scalars(args.work_dir)
     grads = [] if args.no_gradients else checkpoint_gradients(args.config, args.work_dir,
                                                                args.batches)
+    raw_val = raw_validation(cfg, args.work_dir)
     try:
         baseline = input_psnr(cfg)
     except (FileNotFoundError, KeyError, AttributeError):
         baseline = None
     figure = plot(train, val, grads, baseline,
                   args.figure or osp.join(args.work_dir, 'training_curves.png'),
-                  args.title or f'{osp.basename(args.config)}: {args.work_dir}')
+                  args.title or f'{osp.basename(args.config)}: {args.work_dir}', raw_val)
     out = args.json or osp.join(args.work_dir, 'training_curves.json')
     with open(out, 'w') as f:
         json.dump(dict(config=args.config, input=baseline, train=train, val=val,
-                       gradients=grads), f)
+                       val_raw=raw_val, gradients=grads), f)
     print(f'figure: {figure}\njson: {out}')
     return 0
 

@@ -112,7 +112,9 @@ class NLCLModel(SRModel):
     ``train.consistency_opt``, ``train.sparsity_opt`` (optional, the objective's
     defaults otherwise), ``train.objective`` (keyword arguments of
     :class:`~nlcl_plugin.models.objective.NLCLObjective`), ``train.net_d_steps``
-    (default 1), ``train.net_d_init_iters`` (default 0), ``train.optim_g``,
+    (default 1), ``train.net_d_init_iters`` (default 0), ``train.ema_decay`` (moving
+    averages ``net_g_ema``/``net_r_ema`` used by :meth:`test`; default 0: none),
+    ``train.optim_g``,
     ``train.optim_d``, ``train.optim_heads_legacy`` (legacy only; defaults to
     ``optim_g``), ``train.scheduler`` (BasicSR's, or ``type: LinearTailLR``).
 
@@ -184,8 +186,38 @@ class NLCLModel(SRModel):
         if self.net_d_steps < 1:
             raise ValueError(f'NLCLModel: train.net_d_steps must be >= 1, got {self.net_d_steps}')
         self.net_d_init_iters = int(train_opt.get('net_d_init_iters', 0))
+        self._init_ema(float(train_opt.get('ema_decay', 0) or 0))
         self.setup_optimizers()
         self.setup_schedulers()
+
+    def _init_ema(self, decay: float) -> None:
+        """``net_g_ema``/``net_r_ema``: moving averages of G_B's and G_R's weights (SRModel's
+        ``train.ema_decay``; 0 keeps none). Loaded from ``params_ema`` of the pretrained
+        network files when given, otherwise copies of the networks."""
+        if not 0 <= decay < 1:
+            raise ValueError(f'NLCLModel: train.ema_decay must be in [0, 1), got {decay}')
+        self.ema_decay = decay
+        if decay == 0:
+            return
+        get_root_logger().info(f'Use Exponential Moving Average with decay: {decay}')
+        for label in ('g', 'r'):
+            ema = build_network(self.opt[f'network_{label}']).to(self.device)
+            load_path = self.opt['path'].get(f'pretrain_network_{label}')
+            if load_path is not None:
+                self.load_network(ema, load_path,
+                                  self.opt['path'].get(f'strict_load_{label}', True), 'params_ema')
+            else:
+                ema.load_state_dict(self.get_bare_model(getattr(self, f'net_{label}')).state_dict())
+            setattr(self, f'net_{label}_ema', ema.requires_grad_(False).eval())
+
+    @torch.no_grad()
+    def model_ema(self, decay: float = 0.999) -> None:
+        """SRModel's update, for both generators: ema = decay * ema + (1 - decay) * net."""
+        for label in ('g', 'r'):
+            net = self.get_bare_model(getattr(self, f'net_{label}'))
+            ema_params = dict(getattr(self, f'net_{label}_ema').named_parameters())
+            for name, param in net.named_parameters():
+                ema_params[name].mul_(decay).add_(param, alpha=1 - decay)
 
     def setup_optimizers(self):
         train_opt = self.opt['train']
@@ -292,6 +324,8 @@ class NLCLModel(SRModel):
             loss_dict['l_g'] = l_g.detach()
             loss_dict['layer_floor_gap'] = (g_losses['loss_layer'].detach() -
                                             self.objective.layer_floor())
+            if self.ema_decay > 0:
+                self.model_ema(decay=self.ema_decay)
 
         self.log_dict = self.reduce_loss_dict(loss_dict)
 
@@ -318,18 +352,32 @@ class NLCLModel(SRModel):
 
     # ------------------------------------------------------------------ inference
     def test(self):
-        """``output`` = B = G_B(O) clamped, in [0, 1] like ``lq``; (N, 3, H, W)."""
-        net_g = self.get_bare_model(self.net_g)
+        """``output`` = B = G_B(O) clamped, in [0, 1] like ``lq``; (N, 3, H, W).
+
+        With ``train.ema_decay`` > 0, G_B is the moving average ``net_g_ema``.
+        """
+        net_g = getattr(self, 'net_g_ema', None) or self.get_bare_model(self.net_g)
+        was_training = net_g.training
         net_g.eval()
         with torch.no_grad():
             self.output = _to_unit(net_g(_to_signed(self.lq)).clamp(-1.0, 1.0))
-        net_g.train()
+        net_g.train(was_training)
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, epoch: int, current_iter: int):
-        """``net_g`` (G_B), ``net_r`` (G_R), ``net_d``, ``net_objective`` and the training state."""
-        self.save_network(self.net_g, 'net_g', current_iter)
-        self.save_network(self.net_r, 'net_r', current_iter)
+        """``net_g`` (G_B), ``net_r`` (G_R), ``net_d``, ``net_objective`` and the training state.
+
+        With moving averages, ``net_g``/``net_r`` files hold them under ``params_ema``
+        next to ``params`` (SRModel's layout).
+        """
+        for label in ('g', 'r'):
+            net = getattr(self, f'net_{label}')
+            ema = getattr(self, f'net_{label}_ema', None)
+            if ema is None:
+                self.save_network(net, f'net_{label}', current_iter)
+            else:
+                self.save_network([net, ema], f'net_{label}', current_iter,
+                                  param_key=['params', 'params_ema'])
         self.save_network(self.net_d, 'net_d', current_iter)
         self.save_network(self.objective, 'net_objective', current_iter)
         self.save_training_state(epoch, current_iter)
