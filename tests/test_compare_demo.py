@@ -19,7 +19,8 @@ def seed_row(seed, psnr, ssim, train_seconds=None):
 
 def test_methods_and_their_configs():
     assert list(compare_demo.METHODS) == [
-        'nlcl_recommended', 'nlcl_instance_norm_d', 'nlcl_options_off', 'nlcl_learned_heads',
+        'nlcl_recommended', 'nlcl_instance_norm_d', 'nlcl_no_ema', 'nlcl_options_off',
+        'nlcl_learned_heads',
         'nlcl_no_layer_loss',
         'nlcl_random_sampling', 'nlcl_cvpr_symmetric', 'nlcl_official_legacy', 'supervised_l1']
     assert compare_demo.METHODS['nlcl_recommended'][1] == 'configs/nlcl_demo.py'
@@ -43,6 +44,14 @@ def test_configs_load():
     rec.discriminator = abl.discriminator
     rec.train_cfg = abl.train_cfg
     assert rec.to_dict() == abl.to_dict()
+    # the moving-average ablation differs in the averages alone (model and hooks)
+    rec_cfg = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_recommended'][1]))
+    no_ema = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_no_ema'][1]))
+    assert (rec_cfg.model.is_use_ema, no_ema.model.is_use_ema) == (True, False)
+    hooks = [h for h in rec_cfg.custom_hooks if h.type != 'ExponentialMovingAverageHook']
+    assert no_ema.custom_hooks == hooks and len(hooks) == len(rec_cfg.custom_hooks) - 1
+    no_ema.model.is_use_ema = True
+    assert no_ema.model.to_dict() == rec_cfg.model.to_dict()
 
 
 def test_sample_std():

@@ -54,7 +54,8 @@ def test_dist_train_two_cpu_processes_keep_ranks_identical(tmp_path):
         f"_base_ = ['{REPO}/configs/nlcl_demo.py']\n"
         "custom_imports = dict(imports=['nlcl_plugin.mmagic', 'rank_dump'],\n"
         "                      allow_failed_imports=False)\n"
-        "custom_hooks = [dict(type='RankDumpHook')]\n"
+        # the moving averages (nlcl_demo.py) stay identical across ranks too
+        "custom_hooks = [{{_base_.ema_hook}}, dict(type='RankDumpHook')]\n"
         # learned layer-loss heads: their gradients are averaged across ranks here too
         "model = dict(objective=dict(layer_heads='learned'),\n"
         "             train_cfg=dict(disc_init_steps=0))\n")
@@ -84,7 +85,8 @@ def test_dist_train_two_cpu_processes_keep_ranks_identical(tmp_path):
         assert torch.equal(v, r1['params'][k]), k
     # training moved the networks and the heads (identical is not untouched) ...
     for prefix in ('generator.', 'rain_generator.', 'discriminator.', 'objective.loc_sampler',
-                   'objective.bg_sampler', 'objective.rain_sampler'):
+                   'objective.bg_sampler', 'objective.rain_sampler', 'generator_ema.',
+                   'rain_generator_ema.'):
         keys = [k for k in r0['params'] if k.startswith(prefix) and r0['params'][k].is_floating_point()]
         assert keys, prefix
         assert any(not torch.equal(r0['params'][k], r0['initial'][k]) for k in keys), prefix

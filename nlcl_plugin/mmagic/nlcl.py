@@ -16,7 +16,8 @@ from ..models.objective import NLCLObjective
 from ..models.sampler import iteration_rng
 
 
-_NETWORKS = ('generator', 'rain_generator', 'discriminator', 'objective')
+_NETWORKS = ('generator', 'rain_generator', 'discriminator', 'objective', 'generator_ema',
+             'rain_generator_ema')
 
 
 def _plain_key(key: str, prefix: str) -> str:
@@ -109,9 +110,11 @@ class NLCL(BaseEditModel):
         self.discriminator = MODELS.build(discriminator)
         self.is_use_ema = bool(is_use_ema)
         if self.is_use_ema:
-            # Averages, never trained: no gradients, so no DDP wrapper and no optimiser.
-            self.generator_ema = deepcopy(self.generator).requires_grad_(False)
-            self.rain_generator_ema = deepcopy(self.rain_generator).requires_grad_(False)
+            # Averages, never trained (no optimiser holds them). Their parameters keep
+            # requires_grad, as Real-ESRGAN's do: the per-network DDP wrapper then wraps
+            # them like the generators, so the hook finds the same state-dict keys in both.
+            self.generator_ema = deepcopy(self.generator)
+            self.rain_generator_ema = deepcopy(self.rain_generator)
         disc = self.discriminator
         objective = dict(objective or {})
         objective.setdefault('disc_channels', tuple(disc.tap_channels[i] for i in (0, 3, 7, 11)))

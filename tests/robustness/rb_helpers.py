@@ -88,7 +88,7 @@ default_hooks = dict(
     logger=dict(interval=1),
     checkpoint=dict(_delete_=True, type='AtomicCheckpointHook', interval=1, by_epoch=False,
                     max_keep_ckpts=2, save_last=True))
-custom_hooks = []
+custom_hooks = [{{{{_base_.ema_hook}}}}]  # the moving averages of nlcl_demo.py
 visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])
 {extra}
 '''

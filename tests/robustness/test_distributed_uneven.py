@@ -21,7 +21,8 @@ def test_two_processes_uneven_data_and_a_nan_on_one_rank(tmp_path):
     data = make_unpaired(tmp_path / 'data', n_rainy=3, n_clean=5, size=(20, 24))
     val = make_paired(tmp_path / 'val', n=3, size=(20, 24))  # 3 images on 2 ranks
     cfg = train_config(tmp_path, data, val_root=val, imports=['rb_hooks'], extra='''
-custom_hooks = [dict(type='InjectNaNHook', at_iter=1, rank=1), dict(type='RankDumpHook')]
+custom_hooks = [{{_base_.ema_hook}}, dict(type='InjectNaNHook', at_iter=1, rank=1),
+                dict(type='RankDumpHook')]
 val_cfg = dict(type='AvailableSetsValLoop', skip_missing=False)
 val_evaluator = dict(type='Evaluator', metrics=[dict(type='PSNR', convert_to='Y')])
 ''')

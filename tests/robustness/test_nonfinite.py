@@ -108,7 +108,7 @@ def test_training_with_a_nan_batch(tmp_path, mode):
     write_hooks(tmp_path)
     data = make_unpaired(tmp_path / 'data')
     cfg = train_config(tmp_path, data, imports=['rb_hooks'], extra=f'''
-custom_hooks = [dict(type='InjectNaNHook', at_iter=1)]
+custom_hooks = [{{{{_base_.ema_hook}}}}, dict(type='InjectNaNHook', at_iter=1)]
 ''')
     work = tmp_path / 'w'
     res = run_tool(tmp_path, 'train.py', cfg, '--work-dir', work, '--cfg-options',
