@@ -207,3 +207,27 @@ def test_basicsr_ema_decay_is_checked():
     opt['train']['ema_decay'] = 1.0
     with pytest.raises(ValueError, match=r'train.ema_decay must be in \[0, 1\), got 1.0'):
         build_model(opt)
+
+
+@pytest.mark.parametrize('raw', [False, True])
+def test_derain_tool_uses_the_averages_unless_raw(training_checkpoint, tmp_path, raw):
+    import cv2
+    import numpy as np
+    path, model = training_checkpoint
+    rgb = np.random.default_rng(0).integers(0, 256, (24, 28, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / 'in.png'), rgb[..., ::-1])
+    res = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'derain.py'),
+                          str(tmp_path / 'in.png'), '--checkpoint', path, '--out-dir',
+                          str(tmp_path / 'out'), '--no-progress']
+                         + (['--raw-weights'] if raw else []), capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    out = cv2.imread(str(tmp_path / 'out' / 'in.png'))[..., ::-1]
+    net = (model.generator if raw else model.generator_ema).eval()
+    with torch.no_grad():
+        x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+        ref = ((net(x).clamp(-1, 1) + 1) * 127.5).round()[0].permute(1, 2, 0).numpy()
+    assert np.abs(out.astype(np.float64) - ref).max() <= 1
+    other = (model.generator_ema if raw else model.generator).eval()
+    with torch.no_grad():
+        alt = ((other(x).clamp(-1, 1) + 1) * 127.5).round()[0].permute(1, 2, 0).numpy()
+    assert np.abs(alt - ref).max() > 1  # the two weight sets give distinguishable outputs

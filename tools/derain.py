@@ -54,6 +54,9 @@ def parse_args(argv=None):
     p.add_argument('--out-dir', required=True, help='output folder')
     p.add_argument('--device', default='cpu', help='cpu or cuda[:i] (default: cpu)')
     p.add_argument('--save-rain', action='store_true', help='also write <stem>_rain.png')
+    p.add_argument('--raw-weights', action='store_true',
+                   help='for training checkpoints with moving averages of the generators '
+                   '(model.is_use_ema): use the trained weights instead of the averages')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--tile', type=int, default=None, metavar='N',
                    help='stream each photo in bands of N rows with exact whole-image '
@@ -155,7 +158,7 @@ def main(argv=None):
     try:
         derainer = Derainer.from_checkpoints(
             args.checkpoint, args.rain_checkpoint, device=args.device, with_rain=args.save_rain,
-            precision=args.precision, tile=args.tile)
+            precision=args.precision, tile=args.tile, ema=False if args.raw_weights else None)
     except CheckpointError as err:
         print(f'error: {err}', file=sys.stderr)
         if args.save_rain and args.rain_checkpoint is None:
