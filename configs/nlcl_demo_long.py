@@ -1,14 +1,15 @@
 # The recommended NLCL configuration on the demo data (configs/nlcl_demo.py: residual
 # background, frozen layer-loss heads, location loss at 0.1, discriminator without
-# InstanceNorm on the grey detail layer with 100 warm-up iterations, asymmetric layer
-# loss) with a longer schedule: the model-zoo model in model_zoo/ was trained with it.
+# InstanceNorm on the grey tone and detail layer with 100 warm-up iterations, moving
+# averages of the generators, asymmetric layer loss) with a longer schedule: the model-zoo
+# model in model_zoo/ was trained with it.
 #
 #   python tools/train.py configs/nlcl_demo_long.py --work-dir work_dirs/nlcl_demo_long
-#   python tools/export_generators.py work_dirs/nlcl_demo_long/iter_2000.pth model.pth
+#   python tools/export_generators.py work_dirs/nlcl_demo_long/iter_1200.pth model.pth
 _base_ = ['./nlcl_demo.py']
 
-max_iters = 2000
-decay_iters = 400
+max_iters = 1200
+decay_iters = 200
 param_scheduler = [
     dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=max_iters - decay_iters),
     dict(type='LinearLR', start_factor=1.0, end_factor=1.0 / 11, by_epoch=False,

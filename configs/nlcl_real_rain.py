@@ -27,10 +27,12 @@ _base_ = [
 #   layer loss sits at its floor (no gradient); fixed heads keep it informative;
 # * location loss weighted 0.1: at weight 1 its gradient into G_B is ~14x the
 #   adversarial one, and it holds B to O, rain included;
-# * the discriminator sees the grey detail layer (channel mean minus its Gaussian blur,
-#   sigma 3) of every image: on whole images it tells the unpaired clean photos from the
-#   rainy ones by their colours and recolours B; on the grey detail layer only streaks
-#   and texture are left to judge, and its gradient cannot tint B.
+# * the discriminator sees every image without colour, as two views: its grey tone
+#   (channel mean) and the grey detail layer (mean minus its Gaussian blur, sigma 3). On
+#   colour images it tells the unpaired clean photos from the rainy ones by their
+#   palettes and recolours B; without colour it judges tone and haze (most of the rainy
+#   input's error lies in the smooth base band: tools/error_bands.py) as well as streaks
+#   and texture, and its gradient cannot tint B.
 # * the discriminator without InstanceNorm (weights initialised with gain 1.0): with it,
 #   D scores a rainy crop and the same crop without rain alike and cannot tell G_B to
 #   remove streaks; without it, D sees the extra texture energy of rain;
@@ -58,7 +60,7 @@ model = dict(
         weight_rain=0.5,
         loss_weight=1.0),
     loc_loss=dict(loss_weight=0.1),
-    objective=dict(layer_heads='frozen', disc_input='gray_detail'))
+    objective=dict(layer_heads='frozen', disc_input='gray_tone_detail'))
 
 custom_hooks = [
     ema_hook,

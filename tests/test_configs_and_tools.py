@@ -95,9 +95,11 @@ def test_train_resume_and_test_tools(tmp_path):
     bg, rain = Derainer.from_checkpoints(str(work / 'iter_2.pth'), with_rain=True)(rgb)
     assert (cv2.imread(str(out / f'{photo.stem}.png'))[:, :, ::-1] == bg).all()
     assert (cv2.imread(str(out / f'{photo.stem}_rain.png'))[:, :, ::-1] == rain).all()
-    # and the weights are the trained ones, not a fresh generator's
-    ckpt_g = {k[len('generator.'):]: v for k, v in ckpt2['state_dict'].items()
-              if k.startswith('generator.')}
+    # and the weights are the trained ones (their moving average, which the run validated
+    # with), not a fresh generator's
+    ckpt_g = {k[len('generator_ema.'):]: v for k, v in ckpt2['state_dict'].items()
+              if k.startswith('generator_ema.')}
+    assert ckpt_g
     derainer = Derainer.from_checkpoints(str(work / 'iter_2.pth'))
     for k, v in derainer.background.state_dict().items():
         assert torch.equal(v, ckpt_g[k]), k

@@ -224,8 +224,14 @@ def test_discriminator_sees_the_detail_layer_when_asked():
             return x.mean(dim=1, keepdim=True)
 
     fake, clean = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    x = torch.cat([fake, clean])
+    gray = x.mean(dim=1, keepdim=True)
+    gray_views = {  # references written out with the detail layer's own test above
+        'gray': lambda x: gray.repeat(1, 3, 1, 1),
+        'gray_tone_detail': lambda x: torch.cat(
+            [gray, DetailLayer(3.0)(gray).repeat(1, 2, 1, 1)], dim=1)}
     for mode, view in (('image', torch.nn.Identity()), ('detail', DetailLayer(3.0)),
-                       ('gray_detail', DetailLayer(3.0, gray=True))):
+                       ('gray_detail', DetailLayer(3.0, gray=True)), *gray_views.items()):
         obj = NLCLObjective(gan_loss=_LSGAN(), disc_input=mode)
         rec = Recorder()
         obj.discriminator_loss(rec, fake, clean)
@@ -233,6 +239,18 @@ def test_discriminator_sees_the_detail_layer_when_asked():
         torch.testing.assert_close(seen, view(torch.cat([fake, clean])))
     with pytest.raises(ValueError, match='disc_input'):
         NLCLObjective(gan_loss=_LSGAN(), disc_input='edges')
+
+
+@pytest.mark.parametrize('mode', ['gray', 'gray_tone_detail'])
+def test_grey_views_cannot_tint(mode):
+    """Whatever judges a grey view sends the same gradient to the three channels."""
+    obj = NLCLObjective(gan_loss=_LSGAN(), disc_input=mode)
+    x = torch.rand(1, 3, 20, 24, requires_grad=True)
+    view = obj.disc_view(x)
+    assert view.shape == x.shape and not dict(obj.disc_view.state_dict())
+    (view * torch.randn_like(view)).sum().backward()
+    torch.testing.assert_close(x.grad[:, 0], x.grad[:, 1], rtol=0, atol=0)
+    torch.testing.assert_close(x.grad[:, 0], x.grad[:, 2], rtol=0, atol=0)
 
 
 def test_discriminator_without_instance_norm_keeps_names_and_taps():

@@ -23,10 +23,12 @@ of concurrent runs include that sharing.
 Methods (``--only`` takes these names):
 
 * ``nlcl_recommended``: ``configs/nlcl_demo.py`` (asymmetric layer loss, residual
-  background, frozen layer heads, location loss 0.1, D without norm on the grey detail
-  layer with warm-up, moving averages of the generators);
+  background, frozen layer heads, location loss 0.1, D without norm on the grey tone
+  and detail layer with warm-up, moving averages of the generators);
 * ``nlcl_instance_norm_d``: ``configs/demo/nlcl_demo_instance_norm_d.py`` (the
   paper's discriminator: InstanceNorm, no warm-up);
+* ``nlcl_gray_detail_d``: ``configs/demo/nlcl_demo_gray_detail_d.py`` (D sees the grey
+  detail layer only, not the tone);
 * ``nlcl_no_ema``: ``configs/demo/nlcl_demo_no_ema.py`` (the raw generators instead of
   the moving averages of their weights);
 * ``nlcl_options_off``: ``configs/demo/nlcl_demo_options_off.py`` (asymmetric layer
@@ -63,11 +65,13 @@ sys.path.insert(0, REPO)
 METHODS = {
     'nlcl_recommended': ('NLCL, recommended (asymmetric layer loss, residual background, '
                          'frozen layer heads, location loss 0.1, D without norm on the '
-                         'grey detail layer, D warm-up, moving average of G)',
+                         'grey tone and detail layer, D warm-up, moving average of G)',
                          'configs/nlcl_demo.py', False),
     'nlcl_instance_norm_d': ("NLCL, recommended but the paper's D (instance norm, "
                              'no warm-up)',
                              'configs/demo/nlcl_demo_instance_norm_d.py', False),
+    'nlcl_gray_detail_d': ('NLCL, recommended but D sees only the grey detail layer '
+                           '(no tone)', 'configs/demo/nlcl_demo_gray_detail_d.py', False),
     'nlcl_no_ema': ('NLCL, recommended but the raw generators (no moving average)',
                     'configs/demo/nlcl_demo_no_ema.py', False),
     'nlcl_options_off': ('NLCL, asymmetric layer loss, options beyond the paper off',

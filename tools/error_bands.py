@@ -2,6 +2,8 @@
 """Where a paired test split's rain error lies: in the detail band or in the base band.
 
     python tools/error_bands.py [--root data/nlcl_demo/test] [--sigmas 1 3 8] [--json OUT]
+    python tools/error_bands.py --inputs data/nlcl_demo/train_rainy \
+        --targets data/nlcl_demo/train_target          # the demo's training crops
 
 For each pair (rainy O, clean B) the error E = O - B is split by a Gaussian blur into its
 base band GaussianBlur_sigma(E) (haze, veiling, brightness) and its detail band
@@ -42,16 +44,24 @@ def as_image(x):
     return np.clip(x, 0, 255).round().astype(np.uint8)
 
 
-def measure(root, sigmas):
-    """One row per image and the mean row; keys: name, input, base_<s>, detail_<s>, offset."""
+def measure(root, sigmas, inputs=None, targets=None):
+    """One row per image and the mean row; keys: name, input, base_<s>, detail_<s>, offset.
+
+    Pairs: ``root/input/X`` with ``root/target/X``, or ``inputs/X`` with ``targets/X``.
+    """
     import numpy as np
-    from demo_report import test_pairs, y_metrics
+    from demo_report import y_metrics
 
     from nlcl_plugin.image_io import read_image
+    inputs = inputs or osp.join(root, 'input')
+    targets = targets or osp.join(root, 'target')
+    names = sorted(os.listdir(inputs))
+    if not names:
+        raise FileNotFoundError(f'no images in {inputs}')
     rows = []
-    for name in test_pairs(root):
-        rainy, _ = read_image(osp.join(root, 'input', name))
-        clean, _ = read_image(osp.join(root, 'target', name))
+    for name in names:
+        rainy, _ = read_image(osp.join(inputs, name))
+        clean, _ = read_image(osp.join(targets, name))
         row = dict(name=name, input=y_metrics(rainy, clean)[0])
         for s in sigmas:
             base, detail = bands(rainy, clean, s)
@@ -70,27 +80,33 @@ def main(argv=None):
     p.add_argument('--root', default='data/nlcl_demo/test',
                    help='paired split with input/ and target/ (default: the demo test split; '
                    'make demo builds it)')
+    p.add_argument('--inputs', help='rainy folder (instead of ROOT/input)')
+    p.add_argument('--targets', help='clean folder with the same file names (instead of '
+                   'ROOT/target)')
     p.add_argument('--sigmas', type=float, nargs='+', default=[1.0, 3.0, 8.0])
     p.add_argument('--json', help='also write the rows here')
     args = p.parse_args(argv)
-    if not osp.isdir(osp.join(args.root, 'input')):
-        print(f'error: {args.root}/input does not exist (make demo builds the demo split)',
-              file=sys.stderr)
-        return 2
-    rows, mean = measure(args.root, args.sigmas)
+    inputs = args.inputs or osp.join(args.root, 'input')
+    targets = args.targets or osp.join(args.root, 'target')
+    for folder in (inputs, targets):
+        if not osp.isdir(folder):
+            print(f'error: {folder} does not exist (make demo builds the demo data)',
+                  file=sys.stderr)
+            return 2
+    rows, mean = measure(args.root, args.sigmas, inputs, targets)
     cols = ['input'] + [f'{b}_{s:g}' for s in args.sigmas for b in ('base', 'detail')] + \
         ['offset']
     heads = ['input O'] + [f'B + {b} (σ {s:g})' for s in args.sigmas
                            for b in ('base', 'detail')] + ['B + mean(E)']
-    print(f'PSNR (Y) on {args.root}: the input, and the input with one band of its error '
-          'removed (B + the band that is left)')
+    print(f'PSNR (Y) on {inputs} against {targets}: the input, and the input with one band '
+          'of its error removed (B + the band that is left)')
     print('| image | ' + ' | '.join(heads) + ' |')
     print('| --- |' + ' ---: |' * len(heads))
     for row in rows + [mean]:
         print(f'| {row["name"]} | ' + ' | '.join(f'{row[c]:.2f}' for c in cols) + ' |')
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(dict(root=args.root, rows=rows, mean=mean), f, indent=2)
+            json.dump(dict(inputs=inputs, targets=targets, rows=rows, mean=mean), f, indent=2)
     return 0
 
 

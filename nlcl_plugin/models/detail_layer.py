@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ['DetailLayer']
+__all__ = ['DetailLayer', 'GrayImage', 'GrayToneAndDetail']
 
 
 class DetailLayer(nn.Module):
@@ -73,3 +73,38 @@ class DetailLayer(nn.Module):
             x = x.mean(dim=1, keepdim=True)
             return (x - self.base(x)).expand(-1, c, -1, -1)
         return x - self.base(x)
+
+
+class GrayImage(nn.Module):
+    """The channel mean, repeated over the channels: an image without colour.
+
+    Whatever judges the result sees tone, contrast and haze but no palette, and the
+    gradient it sends back is the same for the three channels.
+
+    Shapes:
+        forward: (N, C, H, W) -> (N, C, H, W).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=1, keepdim=True).expand_as(x)
+
+
+class GrayToneAndDetail(nn.Module):
+    """Channel 0: the channel mean (tone, haze); the other channels: its detail layer
+    (streaks, texture), so that a judge sees both, without colour.
+
+    Args:
+        sigma (float): Blur of the detail layer's base (see :class:`DetailLayer`).
+
+    Shapes:
+        forward: (N, C, H, W) -> (N, C, H, W), C >= 2.
+    """
+
+    def __init__(self, sigma: float = 3.0):
+        super().__init__()
+        self.detail = DetailLayer(sigma, gray=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gray = x.mean(dim=1, keepdim=True)
+        detail = self.detail(gray)
+        return torch.cat([gray, detail.expand(-1, x.shape[1] - 1, -1, -1)], dim=1)

@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from .detail_layer import DetailLayer
+from .detail_layer import DetailLayer, GrayImage, GrayToneAndDetail
 from .discriminator import PatchDiscriminator
 from .generator import DecompositionGenerator
 from .losses import (ConsistencyLoss, LayerContrastiveLoss, LocationContrastiveLoss,
@@ -38,7 +38,7 @@ from .sampler import NonLocalPatchSampler
 __all__ = ['DISC_INPUTS', 'LAYER_HEAD_MODES', 'NLCLObjective']
 
 #: What the discriminator sees (see ``NLCLObjective``).
-DISC_INPUTS = ('image', 'detail', 'gray_detail')
+DISC_INPUTS = ('image', 'detail', 'gray_detail', 'gray', 'gray_tone_detail')
 
 #: How the layer loss's projection heads are treated (see ``NLCLObjective``).
 LAYER_HEAD_MODES = ('learned', 'frozen')
@@ -90,7 +90,8 @@ class NLCLObjective(nn.Module):
             beyond the paper) or 'gray_detail' (the detail layer of the channel mean,
             repeated over the channels): D then judges streaks and texture, not the
             palette in which unpaired clean photos differ from the rainy ones, and with
-            'gray_detail' its gradient cannot tint B.
+            'gray_detail' its gradient cannot tint B; or 'gray' (the channel mean
+            itself, repeated): no colour, but tone and haze as well as streaks.
         detail_sigma (float): Blur of the detail layer's base, in pixels (3).
     """
 
@@ -163,6 +164,8 @@ class NLCLObjective(nn.Module):
         self.disc_input = disc_input
         # what D sees of every image it judges or encodes (no parameters)
         self.disc_view = (nn.Identity() if disc_input == 'image' else
+                          GrayImage() if disc_input == 'gray' else
+                          GrayToneAndDetail(detail_sigma) if disc_input == 'gray_tone_detail' else
                           DetailLayer(detail_sigma, gray=disc_input == 'gray_detail'))
         for name in self.frozen_heads():
             getattr(self, name).requires_grad_(False)

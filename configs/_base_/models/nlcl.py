@@ -34,7 +34,8 @@ model = dict(
         legacy_adv_head_bug=False,
         # 'learned' (paper) or 'frozen' layer-loss heads (nlcl_real_rain.py: frozen)
         layer_heads='learned',
-        # what D sees: 'image' (paper), 'detail' or 'gray_detail' (nlcl_real_rain.py: 'gray_detail')
+        # what D sees: 'image' (paper), 'detail', 'gray_detail', 'gray' or 'gray_tone_detail'
+        # (nlcl_real_rain.py: 'gray_tone_detail')
         disc_input='image'),
     train_cfg=dict(disc_steps=1, disc_init_steps=0),
     data_preprocessor=dict(
