@@ -2,10 +2,11 @@
 """Write the README's model-zoo table and ``configs/metafile.yml`` from measured results.
 
     python tools/model_zoo.py [--results results/demo_comparison.json] [--readme README.md]
-        [--metafile configs/metafile.yml] [--check]
+        [--metafile configs/metafile.yml] [--released 'model_zoo/*/model.json'] [--check]
 
-The results file is written by ``tools/compare_demo.py``; nothing in the table or the
-metafile is typed by hand. The README table goes between the lines
+The results file is written by ``tools/compare_demo.py`` and each released model's
+``model.json`` by ``tools/ship_model.py``; nothing in the tables or the metafile is typed
+by hand. The README table goes between the lines
 ``<!-- model-zoo:start -->`` and ``<!-- model-zoo:end -->``. ``--check`` only compares
 (exit status 1 when either file is out of date), for tests and CI.
 
@@ -14,6 +15,7 @@ The metafile follows MMagic's model-index schema (``Collections`` with the paper
 ``Weights``; no empty values).
 """
 import argparse
+import glob
 import json
 import os.path as osp
 import sys
@@ -98,7 +100,29 @@ def gain_flag(method: dict, input_psnr: float) -> str:
     return 'yes' if stats['psnr'] - input_psnr > stats['psnr_std'] else 'no'
 
 
-def readme_table(res: dict) -> str:
+def released_table(released) -> list:
+    """Lines of the released-models table (empty when none is released)."""
+    if not released:
+        return []
+    lines = ['', '**Released models** (`tools/ship_model.py`: a run\'s last checkpoint, '
+             'released only if it beats the rainy input in PSNR and SSIM; weights in the '
+             'repository):', '',
+             '| Model | Config | Iterations | Seed | PSNR (Y) | SSIM (Y) | vs input | Weights '
+             '| Trained on |',
+             '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |']
+    for r in released:
+        lines.append(
+            f"| {r['name']} | [{osp.basename(r['config'])}]({r['config']}) | "
+            f"{r['iterations']} | {r['seed']} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
+            f"{r['psnr'] - r['input_psnr']:+.2f} dB | [{osp.basename(r['weights'])}]"
+            f"({r['weights']}) | {r['cpu']} |")
+    lines += ['', 'Command, log, scalars and config of each: next to its weights '
+              '(`model.json`, `train.log`, `scalars.json`, `config.py`). Test: the same '
+              'split and metrics as the table above (one run, so no spread).']
+    return lines
+
+
+def readme_table(res: dict, released=()) -> str:
     """The Markdown block that goes between the markers."""
     data = res['data']
     in_psnr, in_ssim = res['input']['psnr'], res['input']['ssim']
@@ -141,12 +165,13 @@ def readme_table(res: dict) -> str:
               '', 'Results file: `results/demo_comparison.json`. Checkpoints are written '
               'under `work_dirs/demo_comparison/` by the command above (they are not '
               'distributed).']
+    lines += released_table(released)
     return '\n'.join(lines)
 
 
-def metafile(res: dict) -> dict:
+def metafile(res: dict, released=()) -> dict:
     """MMagic's model index: the collections, then one model per method with its mean
-    PSNR/SSIM over seeds and their standard deviations."""
+    PSNR/SSIM over seeds and their standard deviations, then the released models."""
     models = []
     for m in res['methods']:
         st = method_stats(m)
@@ -170,18 +195,46 @@ def metafile(res: dict) -> dict:
             }],
             'Weights': m['checkpoint'],
         })
+    for r in released:
+        models.append({
+            'Config': r['config'],
+            'In Collection': 'NLCL-TPAMI',
+            'Metadata': {
+                'Training Data': 'nlcl_demo (unpaired)',
+                'Iterations': r['iterations'],
+                'Seeds': 1,
+                'Training Resources': r['cpu'],
+            },
+            'Name': r['name'],
+            'Results': [{
+                'Dataset': 'nlcl_demo',
+                'Metrics': {'PSNR (Y)': round(r['psnr'], 4), 'SSIM (Y)': round(r['ssim'], 4)},
+                'Task': 'Deraining',
+            }],
+            'Weights': r['weights'],
+        })
     return {'Collections': COLLECTIONS, 'Models': models}
 
 
-def render(res: dict, readme_text: str) -> Tuple[str, str]:
+def load_released(pattern: str) -> list:
+    """The ``model.json`` files of the released models, sorted by path."""
+    out = []
+    for path in sorted(glob.glob(pattern)):
+        with open(path) as f:
+            out.append(json.load(f))
+    return out
+
+
+def render(res: dict, readme_text: str, released=()) -> Tuple[str, str]:
     """(new README text, metafile text)."""
     if START not in readme_text or END not in readme_text:
         raise ValueError(f'README lacks the {START} / {END} markers')
     head, rest = readme_text.split(START, 1)
     _, tail = rest.split(END, 1)
-    readme = f'{head}{START}\n{readme_table(res)}\n{END}{tail}'
-    meta = ('# Generated by tools/model_zoo.py from results/demo_comparison.json; '
-            'do not edit.\n' + yaml.safe_dump(metafile(res), sort_keys=False, width=100))
+    readme = f'{head}{START}\n{readme_table(res, released)}\n{END}{tail}'
+    meta = ('# Generated by tools/model_zoo.py from results/demo_comparison.json and '
+            'model_zoo/*/model.json; do not edit.\n'
+            + yaml.safe_dump(metafile(res, released), sort_keys=False, width=100))
     return readme, meta
 
 
@@ -190,6 +243,8 @@ def main(argv=None):
     p.add_argument('--results', default='results/demo_comparison.json')
     p.add_argument('--readme', default='README.md')
     p.add_argument('--metafile', default='configs/metafile.yml')
+    p.add_argument('--released', default='model_zoo/*/model.json',
+                   help="released models' model.json files (glob)")
     p.add_argument('--check', action='store_true', help='only report whether files are current')
     args = p.parse_args(argv)
     if not osp.isfile(args.results):
@@ -201,7 +256,7 @@ def main(argv=None):
     with open(args.readme) as f:
         old_readme = f.read()
     old_meta = open(args.metafile).read() if osp.isfile(args.metafile) else ''
-    readme, meta = render(res, old_readme)
+    readme, meta = render(res, old_readme, load_released(args.released))
     if args.check:
         stale = [path for path, old, new in ((args.readme, old_readme, readme),
                                              (args.metafile, old_meta, meta)) if old != new]
