@@ -19,8 +19,8 @@ def seed_row(seed, psnr, ssim, train_seconds=None):
 
 def test_methods_and_their_configs():
     assert list(compare_demo.METHODS) == [
-        'nlcl_recommended', 'nlcl_instance_norm_d', 'nlcl_gray_detail_d', 'nlcl_no_ema',
-        'nlcl_options_off',
+        'nlcl_recommended', 'nlcl_instance_norm_d', 'nlcl_gray_detail_d',
+        'nlcl_symmetric_layer', 'nlcl_no_ema', 'nlcl_options_off',
         'nlcl_learned_heads',
         'nlcl_no_layer_loss',
         'nlcl_random_sampling', 'nlcl_cvpr_symmetric', 'nlcl_official_legacy', 'supervised_l1']
@@ -53,6 +53,12 @@ def test_configs_load():
     assert no_ema.custom_hooks == hooks and len(hooks) == len(rec_cfg.custom_hooks) - 1
     no_ema.model.is_use_ema = True
     assert no_ema.model.to_dict() == rec_cfg.model.to_dict()
+    # the layer-loss ablation differs in the layer loss alone, and is the CVPR loss
+    sym = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_symmetric_layer'][1])).model
+    cvpr = Config.fromfile(osp.join(REPO, 'configs/nlcl_cvpr_symmetric.py')).model
+    assert sym.layer_loss == cvpr.layer_loss
+    sym.layer_loss = rec_cfg.model.layer_loss
+    assert sym.to_dict() == rec_cfg.model.to_dict()
     # the D-input ablation differs in what D sees alone
     gd = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_gray_detail_d'][1])).model
     assert (rec.objective.disc_input, gd.objective.disc_input) == ('gray_tone_detail',

@@ -29,6 +29,8 @@ Methods (``--only`` takes these names):
   paper's discriminator: InstanceNorm, no warm-up);
 * ``nlcl_gray_detail_d``: ``configs/demo/nlcl_demo_gray_detail_d.py`` (D sees the grey
   detail layer only, not the tone);
+* ``nlcl_symmetric_layer``: ``configs/demo/nlcl_demo_symmetric_layer.py`` (the CVPR
+  symmetric layer loss, everything else recommended);
 * ``nlcl_no_ema``: ``configs/demo/nlcl_demo_no_ema.py`` (the raw generators instead of
   the moving averages of their weights);
 * ``nlcl_options_off``: ``configs/demo/nlcl_demo_options_off.py`` (asymmetric layer
@@ -72,6 +74,8 @@ METHODS = {
                              'configs/demo/nlcl_demo_instance_norm_d.py', False),
     'nlcl_gray_detail_d': ('NLCL, recommended but D sees only the grey detail layer '
                            '(no tone)', 'configs/demo/nlcl_demo_gray_detail_d.py', False),
+    'nlcl_symmetric_layer': ('NLCL, recommended but the symmetric (CVPR) layer loss',
+                             'configs/demo/nlcl_demo_symmetric_layer.py', False),
     'nlcl_no_ema': ('NLCL, recommended but the raw generators (no moving average)',
                     'configs/demo/nlcl_demo_no_ema.py', False),
     'nlcl_options_off': ('NLCL, asymmetric layer loss, options beyond the paper off',
