@@ -356,7 +356,9 @@ class NLCLModel(SRModel):
 
         With ``train.ema_decay`` > 0, G_B is the moving average ``net_g_ema``.
         """
-        net_g = getattr(self, 'net_g_ema', None) or self.get_bare_model(self.net_g)
+        net_g = getattr(self, 'net_g_ema', None)
+        if net_g is None:
+            net_g = self.get_bare_model(self.net_g)
         was_training = net_g.training
         net_g.eval()
         with torch.no_grad():
