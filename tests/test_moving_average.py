@@ -231,3 +231,27 @@ def test_derain_tool_uses_the_averages_unless_raw(training_checkpoint, tmp_path,
     with torch.no_grad():
         alt = ((other(x).clamp(-1, 1) + 1) * 127.5).round()[0].permute(1, 2, 0).numpy()
     assert np.abs(alt - ref).max() > 1  # the two weight sets give distinguishable outputs
+
+
+def test_checkpoints_without_averages_load_into_them(training_checkpoint, tmp_path):
+    """An exported release file (generator.* only, which are the averages) and a
+    checkpoint written without averages evaluate their own weights in an averaging model."""
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    from export_generators import export
+    path, trained = training_checkpoint
+    release = str(tmp_path / 'release.pth')
+    export(path, release)
+    model, _ = build_ema_model()
+    model.load_state_dict(torch.load(release, weights_only=True)['state_dict'], strict=False)
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    model.eval()
+    trained.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model.forward_tensor(x), trained.forward_tensor(x))
+    # a full checkpoint with averages keeps them apart from the weights
+    fresh, _ = build_ema_model()
+    fresh.load_state_dict(torch.load(path, weights_only=False)['state_dict'])
+    for key in EMA_KEYS:
+        for (n, a), b in zip(getattr(fresh, key).named_parameters(),
+                             getattr(trained, key).parameters()):
+            assert torch.equal(a, b), n

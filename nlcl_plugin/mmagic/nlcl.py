@@ -43,6 +43,19 @@ def _accept_wrapped_keys(state_dict, prefix, *args):
             state_dict[plain] = state_dict.pop(key)
 
 
+def _averages_default_to_the_weights(state_dict, prefix, *args):
+    """Load pre-hook (``is_use_ema``): a checkpoint without moving averages (written
+    without them, or an exported release file whose ``generator.*`` already are the
+    averages) loads its generators into the averages too, so that evaluation uses the
+    loaded weights rather than the averages' initialisation."""
+    for net in ('generator', 'rain_generator'):
+        src, dst = f'{prefix}{net}.', f'{prefix}{net}_ema.'
+        if any(k.startswith(dst) for k in state_dict):
+            continue
+        for key in [k for k in state_dict if k.startswith(src)]:
+            state_dict[dst + key[len(src):]] = state_dict[key]
+
+
 def _build(cfg):
     return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
 
@@ -140,6 +153,8 @@ class NLCL(BaseEditModel):
         # in the plain layout whatever the launcher, and accept the wrapped one.
         self._register_state_dict_hook(_unwrapped_state_dict_keys)
         self._register_load_state_dict_pre_hook(_accept_wrapped_keys)
+        if self.is_use_ema:
+            self._register_load_state_dict_pre_hook(_averages_default_to_the_weights)
 
     @property
     def nlcl_objective(self) -> NLCLObjective:
