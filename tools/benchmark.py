@@ -579,6 +579,8 @@ def build_nlcl(device: torch.device, amp: bool):
     import nlcl_plugin.mmagic  # noqa: F401
     from mmagic.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'nlcl_real_rain.py'))
+    # every timed iteration is a full one (D step, then G step): no D-only warm-up
+    cfg.model.train_cfg = dict(cfg.model.get('train_cfg') or {}, disc_init_steps=0)
     ow_cfg = copy.deepcopy(cfg.optim_wrapper.to_dict() if hasattr(cfg.optim_wrapper, 'to_dict')
                            else dict(cfg.optim_wrapper))
     constructor = ow_cfg.pop('constructor', 'MultiOptimWrapperConstructor')
