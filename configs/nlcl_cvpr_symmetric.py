@@ -1,16 +1,9 @@
 # NLCL with the CVPR 2022 (official code) symmetric layer-contrastive loss:
 # one temperature for both groups, every anchor weighted equally.
-_base_ = ['./nlcl_real_rain.py']
+_base_ = ['./nlcl_real_rain.py', './_base_/models/nlcl_cvpr_layer_loss.py']
 
 model = dict(
-    layer_loss=dict(
-        _delete_=True,
-        type='LayerContrastiveLoss',
-        tau_bg=0.07,
-        tau_rain=0.07,
-        weight_bg=None,
-        weight_rain=None,
-        loss_weight=1.0),
+    layer_loss={{_base_.cvpr_layer_loss}},
     # the authors' generators, heads and loss weights (nlcl_real_rain.py changes them)
     generator=dict(residual=False, zero_init_output=False),
     rain_generator=dict(zero_init_output=False),
