@@ -317,3 +317,23 @@ def test_benchmark_cuda_without_gpu_is_a_clear_error(capsys):
         bench.parse_args(['--device', 'cuda'])
     assert 'CUDA is not available' in capsys.readouterr().err
     assert {'sampler', 'train', 'inference', 'tiling'} <= set(bench.SECTIONS)
+
+
+def test_split_batch_gradients_equal_slicing():
+    """split_batch's halves and their gradients equal x[:n] and x[n:]'s, in x's layout."""
+    from nlcl_plugin.models.fast_ops import split_batch
+    torch.manual_seed(0)
+    base = torch.randn(3, 4, 6, 5)
+    wa, wb = torch.randn(1, 4, 6, 5), torch.randn(2, 4, 6, 5)
+    leaf = base.clone().requires_grad_()
+    x = leaf.contiguous(memory_format=torch.channels_last)  # a layer's output
+    seen = []
+    x.register_hook(seen.append)  # the gradient as the layer's backward receives it
+    ref = base.clone().requires_grad_()
+    a, b = split_batch(x, 1)
+    assert torch.equal(a, ref[:1]) and torch.equal(b, ref[1:])
+    cl = torch.channels_last
+    ((a * wa.contiguous(memory_format=cl)).sum() + (b * wb.contiguous(memory_format=cl)).sum()).backward()
+    ((ref[:1] * wa).sum() + (ref[1:] * wb).sum()).backward()
+    assert torch.equal(leaf.grad, ref.grad)
+    assert seen[0].is_contiguous(memory_format=cl)

@@ -297,3 +297,27 @@ def test_sampler_rejects_bad_options():
     sampler = NonLocalPatchSampler([32, 32], 8)
     with pytest.raises(ValueError, match='N=2'):
         sampler([torch.randn(2, 32, 20, 20), torch.randn(1, 32, 20, 20)])
+
+
+def test_gather_vectors_channels_last_gradient_keeps_the_layout():
+    """On a channels-last map the vectors and their gradient equal plain indexing's, and
+    the gradient comes back channels-last (no NCHW copy for the layers below)."""
+    torch.manual_seed(0)
+    base = torch.randn(2, 8, 12, 10)
+    locs = torch.randint(0, 24, (2, 5, 2))
+    locs[..., 1] %= 20
+    weights = torch.randn(2, 5, 8)
+    leaf = base.clone().requires_grad_()
+    feat = leaf.contiguous(memory_format=torch.channels_last)  # a layer's output
+    seen = []
+    feat.register_hook(seen.append)  # the gradient as the layer's backward receives it
+    ref = base.clone().requires_grad_()
+    out = gather_vectors(feat, locs, (24, 20))
+    mapped = map_locations(locs, (24, 20), (12, 10))
+    expected = ref[torch.arange(2)[:, None], :, mapped[..., 0], mapped[..., 1]]
+    assert torch.equal(out, expected)
+    (out * weights).sum().backward()
+    (expected * weights).sum().backward()
+    assert torch.equal(leaf.grad, ref.grad)
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    assert ref.grad.abs().sum() > 0

@@ -637,6 +637,36 @@ def generator_reference(model, size: int, device: torch.device, seed: int = 0) -
     return run
 
 
+def convolution_macs(run: Callable[[], object], modules: Sequence[torch.nn.Module]) -> dict:
+    """Multiply-accumulates of the convolutions in ``modules`` during ``run()``.
+
+    Counted from forward hooks: every convolution's forward; its weight gradient when the
+    weight requires grad and the result is recorded for backward; its input gradient when
+    the input requires grad (the backward needs it to reach an earlier layer or the
+    input). Returns ``{'forward', 'weight grad', 'input grad', 'total'}``.
+    """
+    counts = dict.fromkeys(('forward', 'weight grad', 'input grad'), 0)
+
+    def hook(conv, inputs, output):
+        macs = (output.numel() * (conv.in_channels // conv.groups)
+                * conv.kernel_size[0] * conv.kernel_size[1])
+        counts['forward'] += macs
+        if output.requires_grad and conv.weight.requires_grad:
+            counts['weight grad'] += macs
+        if output.requires_grad and inputs[0].requires_grad:
+            counts['input grad'] += macs
+
+    handles = [m.register_forward_hook(hook) for net in modules for m in net.modules()
+               if isinstance(m, torch.nn.Conv2d)]
+    try:
+        run()
+    finally:
+        for h in handles:
+            h.remove()
+    counts['total'] = sum(counts.values())
+    return counts
+
+
 def _plain_ops():
     from nlcl_plugin.models.fast_ops import fast_paths
     return fast_paths(False)
@@ -660,6 +690,9 @@ def _train_breakdown(args, device, amp: bool) -> List[Table]:
     plain = args.train_plain and device.type == 'cpu'
     model.train_step(data, optims)  # warm-up (allocations, oneDNN kernels)
     reference()
+    networks = [model.generator, model.rain_generator, model.discriminator]
+    step_macs = convolution_macs(lambda: model.train_step(data, optims), networks)
+    ref_macs = convolution_macs(reference, networks)
     if plain:
         with _plain_ops():
             model.train_step(data, optims)
@@ -704,6 +737,8 @@ def _train_breakdown(args, device, amp: bool) -> List[Table]:
     summary = [
         {'quantity': 'step / one G_B forward+backward', 'value': f'{step_med / ref_med:.2f}',
          'target': '<= 5.0'},
+        {'quantity': 'floor by count: the step\'s convolution MACs / one G_B forward+backward\'s',
+         'value': f'{step_macs["total"] / ref_macs["total"]:.2f}', 'target': '-'},
         {'quantity': 'non-local searches, share of the step',
          'value': f'{100 * searches / mean_step:.1f} %', 'target': '-'},
     ]
@@ -715,8 +750,13 @@ def _train_breakdown(args, device, amp: bool) -> List[Table]:
         f'{fmt_ms(ref_med)} ms ({len(refs)} runs; batch 1, {args.train_size}x{args.train_size}, '
         f'{precision})' + (f', plain step {fmt_ms(statistics.median(plains))} ms'
                            if plain else ''),
-        'the floor by count: about 4.4 G forward+backward equivalents (G_R(O), G_B(O), '
-        'G_B(B_u), G_B\'s taps of B and of G_B(B_u) up to layer 12) plus the discriminator']
+        'floor by count: multiply-accumulates of every convolution of G_B, G_R and D in one '
+        'step (forwards, weight gradients, input gradients; counted by forward hooks, '
+        'tools/benchmark.py convolution_macs) against one G_B forward+backward: '
+        f'{step_macs["total"] / 1e9:.2f} / {ref_macs["total"] / 1e9:.2f} GMAC. The losses '
+        'need G_R(O), G_B(O), G_B(B_u), G_B\'s taps of B and of G_B(B_u) up to layer 12 '
+        '(12 of its 19 layers, all at full resolution) and D on four images; a step '
+        'ratio below this count needs convolutions faster per MAC than the reference\'s']
     del model, optims
     return [Table(title, rows, notes),
             Table(f'[train] summary, {args.train_size}x{args.train_size}, {precision}: ratios '

@@ -10,6 +10,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
+from .fast_ops import split_batch
 from .generator import recording_features
 
 __all__ = ['decompose']
@@ -46,11 +47,15 @@ def decompose(background: nn.Module,
     inputs = rainy if clean is None else torch.cat([rainy, clean], dim=0)
     if feature_layers is None:
         out = background(inputs)
-        return out[:n], r, (None if clean is None else out[n:])
+        if clean is None:
+            return out, r, None
+        bg, identity = split_batch(out, n)
+        return bg, r, identity
     layers = list(feature_layers)
     with recording_features(getattr(background, 'module', background), layers) as taps:
         out = background(inputs)
-    feats = [[taps[i][:n] for i in layers]]
-    if clean is not None:
-        feats.append([taps[i][n:] for i in layers])
-    return out[:n], r, (None if clean is None else out[n:]), feats
+    if clean is None:
+        return out, r, None, [[taps[i] for i in layers]]
+    halves = [split_batch(taps[i], n) for i in layers]
+    bg, identity = split_batch(out, n)
+    return bg, r, identity, [[h[0] for h in halves], [h[1] for h in halves]]

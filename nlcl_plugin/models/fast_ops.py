@@ -116,6 +116,17 @@ def to_preferred_format(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=fmt)
 
 
+def split_batch(x: torch.Tensor, n: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(x[:n], x[n:])`` of a batched result, as one autograd node.
+
+    Its backward concatenates the two halves' gradients; two slices would each build a
+    zero-filled gradient of ``x``'s full size (in NCHW, whatever ``x``'s layout) and add
+    them, which costs a training step several full-resolution passes over memory.
+    """
+    first, rest = x.split([n, x.shape[0] - n])
+    return first, rest
+
+
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` computing in :func:`preferred_format` (channels-last on CPU) whatever
     its input's layout; same parameters and state-dict keys."""

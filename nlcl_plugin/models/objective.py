@@ -30,6 +30,7 @@ import torch.nn as nn
 
 from .detail_layer import DetailLayer, GrayImage, GrayToneAndDetail
 from .discriminator import PatchDiscriminator
+from .fast_ops import split_batch
 from .generator import DecompositionGenerator
 from .losses import (ConsistencyLoss, LayerContrastiveLoss, LocationContrastiveLoss,
                      SparsityLoss)
@@ -197,7 +198,7 @@ class NLCLObjective(nn.Module):
             # larger kernels, each weight read once)
             n = fake_bg.shape[0]
             scores = discriminator(view(torch.cat([fake_bg.detach(), clean])))
-            fake_scores, real_scores = scores[:n], scores[n:]
+            fake_scores, real_scores = split_batch(scores, n)
         else:
             fake_scores = discriminator(view(fake_bg.detach()))
             real_scores = discriminator(view(clean))
@@ -256,7 +257,8 @@ class NLCLObjective(nn.Module):
             feats, scores = disc.features_and_scores(
                 view(torch.cat([bg, rain])), self.disc_layers,
                 include_input=self.legacy_disc_taps, score_samples=n if with_scores else 0)
-            return [f[:n] for f in feats], [f[n:] for f in feats], scores
+            halves = [split_batch(f, n) for f in feats]
+            return [h[0] for h in halves], [h[1] for h in halves], scores
         feats_bg, scores = disc.features_and_scores(
             view(bg), self.disc_layers, include_input=self.legacy_disc_taps,
             score_samples=None if with_scores else 0)
@@ -353,7 +355,8 @@ class NLCLObjective(nn.Module):
             # the queries' taps of B and G_B(B_u) from one forward of G_B on [B; G_B(B_u)]
             n = bg.shape[0]
             both = _bare(generator).forward_features(torch.cat([bg, identity]), self.loc_layers)
-            targets = [[f[:n] for f in both], [f[n:] for f in both]]
+            halves = [split_batch(f, n) for f in both]
+            targets = [[h[0] for h in halves], [h[1] for h in halves]]
             loc = [self.location_contrast([f.detach() for f in source_features[i]], targets[i],
                                           generator_rng=generator_rng) for i in range(2)]
         else:

@@ -493,6 +493,13 @@ def gather_vectors(feat: torch.Tensor, locs: torch.Tensor,
         raise ValueError(f'locs must be ({feat.shape[0]}, k, 2), got {tuple(locs.shape)}')
     mapped = map_locations(locs.to(feat.device), src_hw, feat.shape[-2:])
     batch = torch.arange(feat.shape[0], device=feat.device)[:, None]
+    n, c, h, w = feat.shape
+    pixels = feat.permute(0, 2, 3, 1)
+    if c > 1 and pixels.is_contiguous():
+        # channels-last map: index its (N, H*W, C) view, so that the gradient is built
+        # in the map's own layout (indexing the NCHW view builds an NCHW gradient, which
+        # the layers below then copy back to channels-last)
+        return pixels.view(n, h * w, c)[batch, mapped[..., 0] * w + mapped[..., 1]]
     return feat[batch, :, mapped[..., 0], mapped[..., 1]]
 
 
