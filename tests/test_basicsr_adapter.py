@@ -91,7 +91,7 @@ def test_registries_hold_the_adapter():
     assert 'NLCLModel' in MODEL_REGISTRY
     assert 'NLCLGenerator' in ARCH_REGISTRY and 'NLCLDiscriminator' in ARCH_REGISTRY
     for name in ('LayerContrastiveLoss', 'LocationContrastiveLoss', 'ConsistencyLoss',
-                 'SparsityLoss'):
+                 'SparsityLoss', 'IdentityLoss'):
         assert name in LOSS_REGISTRY
         assert build_loss(dict(type=name)) is not None
     assert 'UnpairedRainImageDataset' in DATASET_REGISTRY
@@ -171,8 +171,9 @@ def test_linear_tail_lr_matches_mmagic_schedule():
 
 
 # --------------------------------------------------------------------------- parity
-@pytest.mark.parametrize('legacy', [False, True], ids=['paper', 'legacy'])
-def test_training_step_equals_the_mmagic_model(legacy):
+@pytest.mark.parametrize('legacy,identity', [(False, False), (True, False), (False, True)],
+                         ids=['paper', 'legacy', 'identity_loss'])
+def test_training_step_equals_the_mmagic_model(legacy, identity):
     """Same weights, batch and seed: every loss term (and the updated weights) match."""
     pytest.importorskip('mmagic')
     from mmengine.registry import DefaultScope
@@ -182,7 +183,11 @@ def test_training_step_equals_the_mmagic_model(legacy):
     from mmagic.structures import DataSample
 
     torch.manual_seed(0)
-    bs_model = build_model(tiny_opt(legacy))
+    opt = tiny_opt(legacy)
+    identity_loss = dict(type='IdentityLoss', loss_weight=2.0) if identity else None
+    if identity:
+        opt['train']['identity_opt'] = dict(identity_loss)
+    bs_model = build_model(opt)
     objective = dict(TINY_OBJECTIVE)
     if legacy:
         objective.update(legacy_disc_taps=True, legacy_freeze_loc_heads=True,
@@ -205,6 +210,7 @@ def test_training_step_equals_the_mmagic_model(legacy):
             gan_loss=dict(type='GANLoss', gan_type='lsgan', real_label_val=1.0,
                           fake_label_val=0.0, loss_weight=1.0),
             layer_loss=dict(type='LayerContrastiveLoss'),
+            identity_loss=identity_loss,
             objective=objective,
             # identity normalisation: the batch below is already in [-1, 1]
             data_preprocessor=dict(type='DataPreprocessor', mean=[0.] * 3, std=[1.] * 3)))
@@ -224,7 +230,7 @@ def test_training_step_equals_the_mmagic_model(legacy):
     bs_model.optimize_parameters(1)
     bs_logs = bs_model.get_current_log()
 
-    for term in LOSS_TERMS:
+    for term in LOSS_TERMS + (('g_identity',) if identity else ()):
         stem = term.split('_', 1)[1] if term.startswith('g_') else term
         assert bs_logs[f'l_{term}'] == pytest.approx(float(mm_logs[f'loss_{stem}'].detach()),
                                                       abs=1e-6), term

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from nlcl_plugin.models.losses import (TPAMI_ASYMMETRIC_DEFAULTS, ConsistencyLoss,
-                                       LayerContrastiveLoss, LocationContrastiveLoss,
+                                       IdentityLoss, LayerContrastiveLoss, LocationContrastiveLoss,
                                        SparsityLoss, multilevel_mean)
 
 OFFICIAL_FLOOR = (8 * math.log(7) + 128 * math.log(127)) / 136
@@ -189,3 +189,13 @@ def test_sparsity_loss_targets():
         SparsityLoss(target='R_hat')
     with pytest.raises(ValueError, match='rain layer'):
         SparsityLoss(target='rain')(rainy, bg)
+
+
+def test_identity_loss_is_the_weighted_mean_absolute_change_of_the_clean_image():
+    g = torch.Generator().manual_seed(2)
+    identity, clean = (torch.randn(2, 3, 5, 7, generator=g, dtype=torch.float64) for _ in range(2))
+    by_hand = sum(abs(float(a) - float(b)) for a, b in zip(identity.flatten(), clean.flatten()))
+    assert close(IdentityLoss(2.5)(identity, clean), 2.5 * by_hand / clean.numel())
+    assert float(IdentityLoss()(clean, clean)) == 0.0
+    with pytest.raises(ValueError, match='same shape'):
+        IdentityLoss()(identity, clean[:, :, :4])

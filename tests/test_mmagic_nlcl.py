@@ -16,7 +16,7 @@ TINY_OBJECTIVE = dict(num_loc_patches=16, num_bg_patches=4, num_rain_patches=8, 
                       search_size=12)
 
 
-def tiny_model_cfg(**objective):
+def tiny_model_cfg(identity_loss=None, **objective):
     return dict(
         type='NLCL',
         generator=dict(type='DecompositionGenerator', mid_channels=8),
@@ -24,6 +24,7 @@ def tiny_model_cfg(**objective):
         discriminator=dict(type='NLCLPatchDiscriminator', base_channels=8),
         gan_loss=dict(type='GANLoss', gan_type='lsgan', loss_weight=1.0),
         layer_loss=dict(type='LayerContrastiveLoss'),
+        identity_loss=identity_loss,
         objective=dict(TINY_OBJECTIVE, gen_channels=8, embed_channels=16, **objective),
         data_preprocessor=dict(type='DataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3))
 
@@ -40,9 +41,9 @@ def optim_cfg(legacy=False):
     return cfg
 
 
-def build(legacy=False, **objective):
+def build(legacy=False, identity_loss=None, **objective):
     with DefaultScope.overwrite_default_scope('mmagic'):
-        model = MODELS.build(tiny_model_cfg(**objective))
+        model = MODELS.build(tiny_model_cfg(identity_loss, **objective))
         ctor = OPTIM_WRAPPER_CONSTRUCTORS.build(
             dict(type='MultiOptimWrapperConstructor', optim_wrapper_cfg=optim_cfg(legacy)))
         return model, ctor(model)
@@ -271,3 +272,36 @@ def test_state_dict_keys_are_plain_under_per_network_wrappers():
     fresh.load_state_dict(legacy, strict=True)
     for k, v in fresh.state_dict().items():
         assert torch.equal(v, shifted[k]), k
+
+
+@pytest.mark.parametrize('loc_identity', [True, False])
+def test_identity_loss_term(loc_identity):
+    """With identity_loss, the generator step adds weight * mean|G_B(B_u) - B_u| (G_B(B_u)
+    computed even without the location loss's identity term) and its gradient reaches
+    G_B; the other terms are unchanged."""
+    torch.manual_seed(1)
+    model, optims = build(identity_loss=dict(type='IdentityLoss', loss_weight=3.0),
+                          loc_identity=loc_identity)
+    plain, _ = build(loc_identity=loc_identity)
+    plain.load_state_dict(model.state_dict())
+    data = model.data_preprocessor(batch(seed=3), True)
+    rainy, clean = data['inputs'], data['data_samples'].gt_img
+    losses, terms = [], []
+    for m in (model, plain):
+        bg, rain, idt = m.decompose(rainy, clean)
+        assert idt is not None or m is plain
+        losses.append(m.objective.generator_losses(
+            m.generator, m.discriminator, rainy, bg, rain, clean, idt,
+            generator_rng=torch.Generator().manual_seed(7)))
+        terms.append(idt)
+    with torch.no_grad():
+        expected = 3.0 * (model.generator(clean) - clean).abs().mean()
+    torch.testing.assert_close(losses[0]['loss_identity'], expected)
+    assert 'loss_identity' not in losses[1]
+    for key, value in losses[1].items():
+        torch.testing.assert_close(losses[0][key], value, msg=key)
+    model.generator.zero_grad()
+    losses[0]['loss_identity'].backward()
+    assert model.generator.layers[-1].weight.grad.abs().sum() > 0
+    logs = model.train_step(batch(), optims)
+    assert 'loss_identity' in logs

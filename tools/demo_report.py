@@ -59,10 +59,10 @@ def official_checkpoint(official_dir=None):
     return None
 
 
-def test_pairs(test_root):
-    names = sorted(os.listdir(osp.join(test_root, 'input')))
+def test_pairs(test_root, inputs='input'):
+    names = sorted(os.listdir(osp.join(test_root, inputs)))
     if not names:
-        raise FileNotFoundError(f'no test images under {test_root}/input')
+        raise FileNotFoundError(f'no test images under {test_root}/{inputs}')
     return names
 
 
@@ -74,11 +74,13 @@ def y_metrics(pred, clean):
     return float(psnr(pred, clean, **kw)), float(ssim(pred, clean, **kw))
 
 
-def evaluate(models, test_root):
+def evaluate(models, test_root, inputs='input', targets='target'):
     """Mean PSNR/SSIM (Y) per model and the outputs, over the test split.
 
     Args:
         models (list[tuple[str, Derainer | None]]): (label, derainer); None = the input.
+        test_root (str): Folder holding the rainy images (``inputs``) and their clean
+            twins (``targets``), under the same names.
 
     Returns:
         (list[dict], dict): one row per model (label, psnr, ssim, per-image lists) and
@@ -87,9 +89,9 @@ def evaluate(models, test_root):
     from nlcl_plugin.image_io import read_image
     rows = [dict(label=label, psnr=[], ssim=[]) for label, _ in models]
     pictures = {}
-    for name in test_pairs(test_root):
-        rainy, _ = read_image(osp.join(test_root, 'input', name))
-        clean, _ = read_image(osp.join(test_root, 'target', name))
+    for name in test_pairs(test_root, inputs):
+        rainy, _ = read_image(osp.join(test_root, inputs, name))
+        clean, _ = read_image(osp.join(test_root, targets, name))
         strip = [rainy]
         for row, (_, derainer) in zip(rows, models):
             out = rainy if derainer is None else derainer(rainy)[0]

@@ -27,7 +27,9 @@ sys.path.insert(0, REPO)
 
 import nlcl_plugin  # noqa: E402,F401
 
-TERMS = ('loss_gan', 'loss_loc', 'loss_layer', 'loss_consistency', 'loss_sparsity')
+# loss_identity: only with the optional identity loss
+TERMS = ('loss_gan', 'loss_loc', 'loss_layer', 'loss_consistency', 'loss_sparsity',
+         'loss_identity')
 
 
 def read_scalars(work_dir):
@@ -88,7 +90,7 @@ def gradient_norms(model, batches):
         losses = objective.generator_losses(
             model.generator, model.discriminator, rainy, bg, rain, clean, identity,
             generator_rng=iteration_rng(i, 0), source_features=feats)
-        for term in TERMS:
+        for term in (t for t in TERMS if t in losses):
             for net, params in nets.items():
                 grads = torch.autograd.grad(losses[term], params, retain_graph=True,
                                             allow_unused=True)
@@ -146,6 +148,33 @@ def raw_validation(cfg, work_dir):
     return out
 
 
+def train_pairs_validation(cfg, work_dir):
+    """PSNR/SSIM (Y) of every checkpoint's G_B (the averages when the run kept them) on
+    the demo's training crops against their rain-free twins (``train_target/``, which
+    training never reads), and the rainy crops' own scores (step 0 = the input).
+
+    A criterion that leaves the test split alone: it scores the training scenes, which
+    the run has seen rainy but never clean. Needs the demo data's layout.
+    """
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    from demo_report import evaluate
+
+    from nlcl_plugin.inference import Derainer
+    root = osp.dirname(osp.normpath(cfg.test_dataloader.dataset.data_root))
+    if not osp.isdir(osp.join(root, 'train_target')):
+        raise FileNotFoundError(f'--train-pairs needs {root}/train_rainy and '
+                                f'{root}/train_target (the demo data)')
+    models = [('input', None)] + [(osp.basename(p), Derainer.from_checkpoints(p))
+                                  for p in checkpoints(work_dir)]
+    rows, _ = evaluate(models, root, 'train_rainy', 'train_target')
+    out = []
+    for label, row in zip(['iter_0.pth'] + [m[0] for m in models[1:]], rows):
+        out.append(dict(step=int(label[5:-4]), PSNR=row['psnr'], SSIM=row['ssim']))
+        print(f'{label} on the training crops: PSNR {row["psnr"]:.3f} SSIM {row["ssim"]:.4f}',
+              flush=True)
+    return out
+
+
 def input_psnr(cfg):
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
     from demo_report import evaluate
@@ -153,7 +182,7 @@ def input_psnr(cfg):
     return rows[0]['psnr'], rows[0]['ssim']
 
 
-def plot(train, val, grads, baseline, path, title, raw_val=()):
+def plot(train, val, grads, baseline, path, title, raw_val=(), train_pairs=()):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -167,6 +196,11 @@ def plot(train, val, grads, baseline, path, title, raw_val=()):
                 color='C2', label='PSNR, raw G_B')
     if baseline:
         ax.axhline(baseline[0], color='C0', ls='--', label='PSNR, rainy input')
+    if train_pairs:
+        ax.plot([r['step'] for r in train_pairs[1:]], [r['PSNR'] for r in train_pairs[1:]],
+                '^-', color='C3', label=f'PSNR, {name}, training crops vs twins')
+        ax.axhline(train_pairs[0]['PSNR'], color='C3', ls='--',
+                   label='PSNR, rainy training crops')
     ax.set_xlabel('iteration')
     ax.set_ylabel('PSNR (Y), demo test split')
     lines, labels = ax.get_legend_handles_labels()
@@ -224,6 +258,9 @@ def main(argv=None):
     p.add_argument('--figure', default=None, help='default: WORK_DIR/training_curves.png')
     p.add_argument('--json', default=None, help='default: WORK_DIR/training_curves.json')
     p.add_argument('--title', default=None)
+    p.add_argument('--train-pairs', action='store_true',
+                   help="also score every checkpoint on the demo's training crops against "
+                   'their rain-free twins (train_target/, never read by training)')
     args = p.parse_args(argv)
     from nlcl_plugin.mmagic.runner_utils import load_config
     cfg = load_config(args.config)
@@ -231,17 +268,19 @@ def main(argv=None):
     grads = [] if args.no_gradients else checkpoint_gradients(args.config, args.work_dir,
                                                                args.batches)
     raw_val = raw_validation(cfg, args.work_dir)
+    train_pairs = train_pairs_validation(cfg, args.work_dir) if args.train_pairs else []
     try:
         baseline = input_psnr(cfg)
     except (FileNotFoundError, KeyError, AttributeError):
         baseline = None
     figure = plot(train, val, grads, baseline,
                   args.figure or osp.join(args.work_dir, 'training_curves.png'),
-                  args.title or f'{osp.basename(args.config)}: {args.work_dir}', raw_val)
+                  args.title or f'{osp.basename(args.config)}: {args.work_dir}', raw_val,
+                  train_pairs)
     out = args.json or osp.join(args.work_dir, 'training_curves.json')
     with open(out, 'w') as f:
         json.dump(dict(config=args.config, input=baseline, train=train, val=val,
-                       val_raw=raw_val, gradients=grads), f)
+                       val_raw=raw_val, train_pairs=train_pairs, gradients=grads), f)
     print(f'figure: {figure}\njson: {out}')
     return 0
 

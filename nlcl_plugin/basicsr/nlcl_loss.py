@@ -23,13 +23,18 @@ option file::
       sparsity_opt:
         type: SparsityLoss
         loss_weight: 0.1
+      identity_opt:       # optional, beyond the paper
+        type: IdentityLoss
+        loss_weight: 1.0
 """
 from basicsr.utils.registry import LOSS_REGISTRY
 
-from ..models.losses import (ConsistencyLoss, LayerContrastiveLoss, LocationContrastiveLoss,
-                             SparsityLoss)
+from ..models.losses import (ConsistencyLoss, IdentityLoss, LayerContrastiveLoss,
+                             LocationContrastiveLoss, SparsityLoss)
 
-__all__ = ['ConsistencyLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss', 'SparsityLoss']
+__all__ = ['ConsistencyLoss', 'IdentityLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss',
+           'SparsityLoss']
 
-for _loss in (LayerContrastiveLoss, LocationContrastiveLoss, ConsistencyLoss, SparsityLoss):
+for _loss in (LayerContrastiveLoss, LocationContrastiveLoss, ConsistencyLoss, SparsityLoss,
+              IdentityLoss):
     LOSS_REGISTRY.register(_loss)

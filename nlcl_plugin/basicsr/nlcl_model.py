@@ -164,6 +164,7 @@ class NLCLModel(SRModel):
             loc_loss=optional('loc_opt'),
             consistency_loss=optional('consistency_opt'),
             sparsity_loss=optional('sparsity_opt'),
+            identity_loss=optional('identity_opt'),
             **settings)
         return objective.to(self.device)
 
@@ -275,7 +276,7 @@ class NLCLModel(SRModel):
             tuple: B (N, 3, H, W), R (N, 3, H, W), G_B(B_u) (N, 3, H, W) or None, and
             the taps with ``with_features``.
         """
-        use_clean = clean is not None and self.objective.loc_identity
+        use_clean = clean is not None and self.objective.needs_identity
         return decompose(self.net_g, self.net_r, rainy, clean if use_clean else None,
                          self.objective.loc_layers if with_features else None)
 

@@ -83,6 +83,8 @@ class NLCL(BaseEditModel):
         loc_loss (dict, optional): Location contrastive loss config.
         consistency_loss (dict, optional): Consistency loss config.
         sparsity_loss (dict, optional): Sparsity loss config.
+        identity_loss (dict, optional): ``dict(type='IdentityLoss', loss_weight=...)``:
+            L1(G_B(B_u), B_u), beyond the paper (default: no such term).
         objective (dict, optional): Keyword arguments of
             :class:`~nlcl_plugin.models.objective.NLCLObjective` (taps, k, sampling,
             legacy switches).
@@ -108,6 +110,7 @@ class NLCL(BaseEditModel):
                  loc_loss: Optional[dict] = None,
                  consistency_loss: Optional[dict] = None,
                  sparsity_loss: Optional[dict] = None,
+                 identity_loss: Optional[dict] = None,
                  objective: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -139,6 +142,7 @@ class NLCL(BaseEditModel):
             loc_loss=_build(loc_loss),
             consistency_loss=_build(consistency_loss),
             sparsity_loss=_build(sparsity_loss),
+            identity_loss=_build(identity_loss) if identity_loss else None,
             **objective)
         # Set by NonFiniteLossHook: apply an update only when its loss is finite on every
         # rank (``nonfinite_skipped`` then names the updates skipped this iteration).
@@ -190,7 +194,7 @@ class NLCL(BaseEditModel):
         B_u with ``loc_identity``) from this same forward, for
         :meth:`NLCLObjective.generator_losses` (``source_features``).
         """
-        use_clean = clean is not None and self.nlcl_objective.loc_identity
+        use_clean = clean is not None and self.nlcl_objective.needs_identity
         return decompose(self.generator, self.rain_generator, rainy,
                          clean if use_clean else None,
                          self.nlcl_objective.loc_layers if with_features else None)

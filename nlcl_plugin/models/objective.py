@@ -18,6 +18,7 @@ Generator objective (spec: ``nlcl-method.md`` §4.6)::
   positives) and of R (``num_rain_patches``), embedded by the frozen discriminator,
   searched in image space; averaged over the discriminator taps.
 * ``L_consistency``: MSE(B + R, O); ``L_sparsity``: L1 of the implied rain.
+* ``L_identity`` (optional, beyond the paper): L1(G_B(B_u), B_u).
 
 Legacy switches reproduce the released code's defects (spec §6): ``legacy_disc_taps``
 (D3: taps [input, L0, L3, L7]); D1/D2 (which heads are trained) are reproduced by the
@@ -60,6 +61,8 @@ class NLCLObjective(nn.Module):
         loc_loss (nn.Module): Location contrastive loss (PatchNCE, tau 0.07).
         consistency_loss (nn.Module): MSE(B + R, O) (weight 1).
         sparsity_loss (nn.Module): L1 on the rain (weight 0.1).
+        identity_loss (nn.Module, optional): :class:`~.losses.IdentityLoss` on the clean
+            image (beyond the paper); None (default): no such term.
         gen_channels (int): Width of the generator's tapped features (32).
         disc_channels (Sequence[int]): Channels of discriminator taps 0, 3, 7, 11.
         loc_layers (Sequence[int]): G_B layers for the location loss (0, 2, 4, 8, 12).
@@ -102,6 +105,7 @@ class NLCLObjective(nn.Module):
                  loc_loss: Optional[nn.Module] = None,
                  consistency_loss: Optional[nn.Module] = None,
                  sparsity_loss: Optional[nn.Module] = None,
+                 identity_loss: Optional[nn.Module] = None,
                  gen_channels: int = 32,
                  disc_channels: Sequence[int] = (64, 128, 256, 512),
                  in_channels: int = 3,
@@ -139,6 +143,8 @@ class NLCLObjective(nn.Module):
         self.loc_loss = loc_loss if loc_loss is not None else LocationContrastiveLoss()
         self.consistency_loss = consistency_loss if consistency_loss is not None else ConsistencyLoss()
         self.sparsity_loss = sparsity_loss if sparsity_loss is not None else SparsityLoss()
+        # beyond the paper: L1(G_B(B_u), B_u) (None: no such term, as in NLCL)
+        self.identity_loss = identity_loss
         self.loc_layers = tuple(loc_layers)
         self.legacy_disc_taps = legacy_disc_taps
         if legacy_disc_taps:
@@ -170,6 +176,11 @@ class NLCLObjective(nn.Module):
                           DetailLayer(detail_sigma, gray=disc_input == 'gray_detail'))
         for name in self.frozen_heads():
             getattr(self, name).requires_grad_(False)
+
+    @property
+    def needs_identity(self) -> bool:
+        """Whether the generator step needs G_B(B_u) (``loc_identity`` or an identity loss)."""
+        return self.loc_identity or self.identity_loss is not None
 
     def frozen_heads(self) -> List[str]:
         """Names of the samplers whose heads are never trained (legacy switches,
@@ -336,11 +347,17 @@ class NLCLObjective(nn.Module):
 
         Returns:
             dict: ``loss_gan``, ``loss_loc``, ``loss_layer``, ``loss_consistency``,
-            ``loss_sparsity`` (scalars with grad). Use :meth:`layer_floor` for logging
+            ``loss_sparsity`` and, with an identity loss, ``loss_identity`` (scalars with
+            grad). Use :meth:`layer_floor` for logging
             the layer loss's distance to its minimum.
         """
-        if self.loc_identity and (clean is None or identity is None):
-            raise ValueError('loc_identity=True needs the clean image and G_B(clean)')
+        if self.needs_identity and (clean is None or identity is None):
+            raise ValueError(('loc_identity=True' if self.loc_identity else 'identity_loss')
+                             + ' needs the clean image and G_B(clean)')
+        if (not self.loc_identity and source_features is not None
+                and len(source_features) == 2):
+            # G_B(B_u) was computed for the identity loss only: B_u's taps unused
+            source_features = source_features[:1]
         feats_bg, feats_rain, scores = self.discriminator_pass(discriminator, bg, rain)
         losses = dict(loss_gan=self.gan_loss(scores, True, is_disc=False))
 
@@ -368,6 +385,8 @@ class NLCLObjective(nn.Module):
         losses['loss_layer'] = self.layer_contrast(feats_bg, feats_rain, bg, rain, generator_rng)
         losses['loss_consistency'] = self.consistency_loss(bg, rain, rainy)
         losses['loss_sparsity'] = self.sparsity_loss(rainy, bg, rain)
+        if self.identity_loss is not None:
+            losses['loss_identity'] = self.identity_loss(identity, clean)
         return losses
 
     def layer_floor(self) -> float:

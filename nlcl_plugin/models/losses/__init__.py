@@ -1,10 +1,11 @@
 """NLCL's loss terms in plain torch (the adversarial LSGAN term comes from the host)."""
 from .consistency import ConsistencyLoss
+from .identity import IdentityLoss
 from .layer_contrastive import TPAMI_ASYMMETRIC_DEFAULTS, LayerContrastiveLoss
 from .location_contrastive import LocationContrastiveLoss, multilevel_mean
 from .sparsity import SPARSITY_TARGETS, SparsityLoss
 
 __all__ = [
-    'ConsistencyLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss', 'SPARSITY_TARGETS',
+    'ConsistencyLoss', 'IdentityLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss', 'SPARSITY_TARGETS',
     'SparsityLoss', 'TPAMI_ASYMMETRIC_DEFAULTS', 'multilevel_mean'
 ]
