@@ -20,7 +20,7 @@ def seed_row(seed, psnr, ssim, train_seconds=None):
 def test_methods_and_their_configs():
     assert list(compare_demo.METHODS) == [
         'nlcl_recommended', 'nlcl_instance_norm_d', 'nlcl_gray_detail_d',
-        'nlcl_symmetric_layer', 'nlcl_no_ema', 'nlcl_options_off',
+        'nlcl_symmetric_layer', 'nlcl_no_ema', 'nlcl_identity', 'nlcl_options_off',
         'nlcl_learned_heads',
         'nlcl_no_layer_loss',
         'nlcl_random_sampling', 'nlcl_cvpr_symmetric', 'nlcl_official_legacy', 'supervised_l1']
@@ -53,6 +53,16 @@ def test_configs_load():
     assert no_ema.custom_hooks == hooks and len(hooks) == len(rec_cfg.custom_hooks) - 1
     no_ema.model.is_use_ema = True
     assert no_ema.model.to_dict() == rec_cfg.model.to_dict()
+    # the identity-loss variant adds that term alone, and the long schedule with it is the
+    # long schedule plus the same term
+    idt = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_identity'][1])).model
+    assert idt.pop('identity_loss') == dict(type='IdentityLoss', loss_weight=1.0)
+    assert idt.to_dict() == rec_cfg.model.to_dict()
+    long_idt = Config.fromfile(osp.join(REPO, 'configs/nlcl_demo_long_identity.py'))
+    long_plain = Config.fromfile(osp.join(REPO, 'configs/nlcl_demo_long.py'))
+    assert long_idt.model.pop('identity_loss') == dict(type='IdentityLoss', loss_weight=1.0)
+    assert long_idt.model.to_dict() == long_plain.model.to_dict()
+    assert long_idt.param_scheduler == long_plain.param_scheduler
     # the layer-loss ablation differs in the layer loss alone, and is the CVPR loss
     sym = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_symmetric_layer'][1])).model
     cvpr = Config.fromfile(osp.join(REPO, 'configs/nlcl_cvpr_symmetric.py')).model

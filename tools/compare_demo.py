@@ -33,6 +33,8 @@ Methods (``--only`` takes these names):
   symmetric layer loss, everything else recommended);
 * ``nlcl_no_ema``: ``configs/demo/nlcl_demo_no_ema.py`` (the raw generators instead of
   the moving averages of their weights);
+* ``nlcl_identity``: ``configs/demo/nlcl_demo_identity.py`` (plus the identity loss on
+  the clean image, beyond the paper);
 * ``nlcl_options_off``: ``configs/demo/nlcl_demo_options_off.py`` (asymmetric layer
   loss, every option beyond the paper off);
 * ``nlcl_learned_heads``: ``configs/demo/nlcl_demo_learned_heads.py`` (the paper's
@@ -78,6 +80,8 @@ METHODS = {
                              'configs/demo/nlcl_demo_symmetric_layer.py', False),
     'nlcl_no_ema': ('NLCL, recommended but the raw generators (no moving average)',
                     'configs/demo/nlcl_demo_no_ema.py', False),
+    'nlcl_identity': ('NLCL, recommended plus the identity loss on the clean image',
+                      'configs/demo/nlcl_demo_identity.py', False),
     'nlcl_options_off': ('NLCL, asymmetric layer loss, options beyond the paper off',
                          'configs/demo/nlcl_demo_options_off.py', False),
     'nlcl_learned_heads': ('NLCL, recommended but learned layer heads (paper)',
