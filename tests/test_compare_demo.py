@@ -56,11 +56,11 @@ def test_configs_load():
     # the identity-loss variant adds that term alone, and the long schedule with it is the
     # long schedule plus the same term
     idt = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_identity'][1])).model
-    assert idt.pop('identity_loss') == dict(type='IdentityLoss', loss_weight=1.0)
+    assert idt.pop('identity_loss') == dict(type='IdentityLoss', loss_weight=5.0)
     assert idt.to_dict() == rec_cfg.model.to_dict()
     long_idt = Config.fromfile(osp.join(REPO, 'configs/nlcl_demo_long_identity.py'))
     long_plain = Config.fromfile(osp.join(REPO, 'configs/nlcl_demo_long.py'))
-    assert long_idt.model.pop('identity_loss') == dict(type='IdentityLoss', loss_weight=1.0)
+    assert long_idt.model.pop('identity_loss') == dict(type='IdentityLoss', loss_weight=5.0)
     assert long_idt.model.to_dict() == long_plain.model.to_dict()
     assert long_idt.param_scheduler == long_plain.param_scheduler
     # the layer-loss ablation differs in the layer loss alone, and is the CVPR loss
