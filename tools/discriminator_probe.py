@@ -2,7 +2,7 @@
 """Can the discriminator see the rain? Train D alone and test it on rain-free twins.
 
     python tools/discriminator_probe.py [--steps 200] [--norm instance|none]
-        [--init-gain 0.02] [--disc-input image|detail|gray_detail] [--lr 2e-4] [--seed 0]
+        [--init-gain 0.02] [--disc-input image|detail|gray_detail|gray_tone_detail] [--lr 2e-4] [--seed 0]
 
 Trains NLCL's discriminator alone, with the LSGAN loss, on random ``--crop`` crops of the
 demo's unpaired training folders (rainy = fake, clean = real), exactly as the D step of
@@ -33,7 +33,8 @@ def parse_args(argv=None):
     p.add_argument('--crop', type=int, default=128)
     p.add_argument('--norm', choices=['instance', 'none'], default='instance')
     p.add_argument('--init-gain', type=float, default=0.02)
-    p.add_argument('--disc-input', choices=['image', 'detail', 'gray_detail'], default='image')
+    p.add_argument('--disc-input', choices=['image', 'detail', 'gray_detail', 'gray_tone_detail'],
+                   default='image')
     p.add_argument('--lr', type=float, default=2e-4)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--json', default=None)
@@ -59,7 +60,7 @@ def probe(args):
     import torch
 
     from nlcl_plugin.data import prepare_demo_data
-    from nlcl_plugin.models.detail_layer import DetailLayer
+    from nlcl_plugin.models.detail_layer import DetailLayer, GrayToneAndDetail
     from nlcl_plugin.models.discriminator import PatchDiscriminator
     paths = prepare_demo_data(args.data_root)
     torch.manual_seed(args.seed)
@@ -68,6 +69,7 @@ def probe(args):
     _, clean = load_folder(paths['train_clean'])
     twins = load_folder(paths['train_target'])[1]  # same names as train_rainy
     view = (torch.nn.Identity() if args.disc_input == 'image' else
+            GrayToneAndDetail(3.0) if args.disc_input == 'gray_tone_detail' else
             DetailLayer(3.0, gray=args.disc_input == 'gray_detail'))
     disc = PatchDiscriminator(norm=args.norm, init_gain=args.init_gain)
     opt = torch.optim.Adam(disc.parameters(), lr=args.lr, betas=(0.5, 0.999))
