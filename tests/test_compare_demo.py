@@ -170,3 +170,28 @@ def test_bad_jobs_is_refused():
         compare_demo.main(['--jobs', '0'])
     with pytest.raises(SystemExit):
         compare_demo.main(['--seeds', '1', '1'])
+
+
+def test_low_lr_long_schedule_continues_the_demo_schedule():
+    """configs/nlcl_demo_long_low_lr.py: the demo run's schedule to iteration 300, then its
+    final learning rate (1/11 of the base) to iteration 1200; the model is the demo's."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.optim.scheduler import ConstantLR, LinearLR
+    demo = Config.fromfile(osp.join(REPO, 'configs/nlcl_demo.py'))
+    low = Config.fromfile(osp.join(REPO, 'configs/nlcl_demo_long_low_lr.py'))
+    assert low.param_scheduler == demo.param_scheduler
+    assert low.train_cfg.max_iters == 1200
+    assert low.model.to_dict() == demo.model.to_dict()
+    # the rate each iteration runs with, as mmengine's chainable schedulers set it
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=2e-4)
+    kinds = dict(ConstantLR=ConstantLR, LinearLR=LinearLR)
+    scheds = [kinds[s['type']](opt, **{k: v for k, v in s.items() if k != 'type'})
+              for s in low.param_scheduler]
+    rates = []
+    for _ in range(low.train_cfg.max_iters):
+        rates.append(opt.param_groups[0]['lr'] / 2e-4)
+        for sched in scheds:
+            sched.step()
+    assert rates[:250] == [1.0] * 250
+    assert all(abs(r - 1 / 11) < 1e-9 for r in rates[299:])
