@@ -142,7 +142,7 @@ class NLCL(BaseEditModel):
             loc_loss=_build(loc_loss),
             consistency_loss=_build(consistency_loss),
             sparsity_loss=_build(sparsity_loss),
-            identity_loss=_build(identity_loss) if identity_loss else None,
+            identity_loss=_build(identity_loss),
             **objective)
         # Set by NonFiniteLossHook: apply an update only when its loss is finite on every
         # rank (``nonfinite_skipped`` then names the updates skipped this iteration).

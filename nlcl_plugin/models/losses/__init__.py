@@ -6,6 +6,6 @@ from .location_contrastive import LocationContrastiveLoss, multilevel_mean
 from .sparsity import SPARSITY_TARGETS, SparsityLoss
 
 __all__ = [
-    'ConsistencyLoss', 'IdentityLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss', 'SPARSITY_TARGETS',
-    'SparsityLoss', 'TPAMI_ASYMMETRIC_DEFAULTS', 'multilevel_mean'
+    'ConsistencyLoss', 'IdentityLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss',
+    'SPARSITY_TARGETS', 'SparsityLoss', 'TPAMI_ASYMMETRIC_DEFAULTS', 'multilevel_mean'
 ]

@@ -13,8 +13,9 @@ class IdentityLoss(nn.Module):
     domain. Here: a background generator that darkens, saturates or recolours whatever it
     is given also changes the clean photographs, and pays for it; one that removes rain
     and haze leaves them (nearly) as they are. The term reuses G_B(B_u), which the
-    location loss's identity term already computes. Not part of NLCL: off (None) in the
-    faithful configurations.
+    location loss's identity term already computes. Not part of NLCL: off unless a config
+    sets ``identity_loss`` (``configs/nlcl_demo_long_identity.py``,
+    ``configs/demo/nlcl_demo_identity.py``).
 
     Args:
         loss_weight (float): Multiplier of the loss.
