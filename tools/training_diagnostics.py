@@ -128,51 +128,52 @@ def checkpoints(work_dir):
                   key=lambda p: int(osp.basename(p)[5:-4]))
 
 
-def raw_validation(cfg, work_dir):
-    """PSNR/SSIM (Y) of every checkpoint's raw G_B on the test split, for runs whose
-    validation used the moving averages; [] otherwise."""
-    if not cfg.model.get('is_use_ema', False):
-        return []
+def checkpoint_scores(work_dir, root, what, ema=None, inputs='input', targets='target'):
+    """PSNR/SSIM (Y) of every checkpoint's G_B (``ema``: as :meth:`Derainer.from_checkpoints`)
+    on the rainy images ``root/inputs`` against their twins ``root/targets``."""
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
     from demo_report import evaluate
 
     from nlcl_plugin.inference import Derainer
     out = []
     for path in checkpoints(work_dir):
-        rows, _ = evaluate([('raw', Derainer.from_checkpoints(path, ema=False))],
-                           cfg.test_dataloader.dataset.data_root)
+        rows, _ = evaluate([(what, Derainer.from_checkpoints(path, ema=ema))], root, inputs,
+                           targets)
         out.append(dict(step=int(osp.basename(path)[5:-4]), PSNR=rows[0]['psnr'],
                         SSIM=rows[0]['ssim']))
-        print(f'{osp.basename(path)} raw G_B: PSNR {out[-1]["PSNR"]:.3f} '
+        print(f'{osp.basename(path)} {what}: PSNR {out[-1]["PSNR"]:.3f} '
               f'SSIM {out[-1]["SSIM"]:.4f}', flush=True)
     return out
+
+
+def raw_validation(cfg, work_dir):
+    """PSNR/SSIM (Y) of every checkpoint's raw G_B on the test split, for runs whose
+    validation used the moving averages; [] otherwise."""
+    if not cfg.model.get('is_use_ema', False):
+        return []
+    return checkpoint_scores(work_dir, cfg.test_dataloader.dataset.data_root, 'raw G_B',
+                             ema=False)
 
 
 def train_pairs_validation(cfg, work_dir):
     """PSNR/SSIM (Y) of every checkpoint's G_B (the averages when the run kept them) on
     the demo's training crops against their rain-free twins (``train_target/``, which
-    training never reads), and the rainy crops' own scores (step 0 = the input).
+    training never reads), after the rainy crops' own scores (step 0 = the input).
 
     A criterion that leaves the test split alone: it scores the training scenes, which
     the run has seen rainy but never clean. Needs the demo data's layout.
     """
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
     from demo_report import evaluate
-
-    from nlcl_plugin.inference import Derainer
     root = osp.dirname(osp.normpath(cfg.test_dataloader.dataset.data_root))
     if not osp.isdir(osp.join(root, 'train_target')):
         raise FileNotFoundError(f'--train-pairs needs {root}/train_rainy and '
                                 f'{root}/train_target (the demo data)')
-    models = [('input', None)] + [(osp.basename(p), Derainer.from_checkpoints(p))
-                                  for p in checkpoints(work_dir)]
-    rows, _ = evaluate(models, root, 'train_rainy', 'train_target')
-    out = []
-    for label, row in zip(['iter_0.pth'] + [m[0] for m in models[1:]], rows):
-        out.append(dict(step=int(label[5:-4]), PSNR=row['psnr'], SSIM=row['ssim']))
-        print(f'{label} on the training crops: PSNR {row["psnr"]:.3f} SSIM {row["ssim"]:.4f}',
-              flush=True)
-    return out
+    rows, _ = evaluate([('input', None)], root, 'train_rainy', 'train_target')
+    print(f'input on the training crops: PSNR {rows[0]["psnr"]:.3f} '
+          f'SSIM {rows[0]["ssim"]:.4f}', flush=True)
+    return [dict(step=0, PSNR=rows[0]['psnr'], SSIM=rows[0]['ssim'])] + checkpoint_scores(
+        work_dir, root, 'on the training crops', inputs='train_rainy', targets='train_target')
 
 
 def input_psnr(cfg):
