@@ -10,10 +10,12 @@ sys.path.insert(0, osp.join(REPO, 'tools'))
 import compare_demo  # noqa: E402
 
 
-def seed_row(seed, psnr, ssim, train_seconds=None):
+def seed_row(seed, psnr, ssim, train_seconds=None, detail_removed=None):
     """A per-seed row as ``train_and_evaluate`` returns it."""
     return dict(seed=seed, iterations=7, checkpoint=f'w/m/seed{seed}/iter_7.pth',
                 psnr=psnr, ssim=ssim, input_psnr=20.0, input_ssim=0.6, images=5,
+                detail_removed=detail_removed,
+                base_removed=None if detail_removed is None else 2 * detail_removed,
                 train_seconds=train_seconds)
 
 
@@ -107,6 +109,19 @@ def test_aggregate_three_seeds():
     assert row['train_seconds_per_seed'] == [100.0, 110.0, None]
     assert (row['input_psnr'], row['input_ssim'], row['test_images']) == (20.0, 0.6, 5)
     assert row['iterations'] == 7
+    assert 'detail_removed' not in row  # not measured: not reported
+
+
+def test_aggregate_band_removal():
+    rows = [seed_row(0, 26.0, 0.8, detail_removed=0.1), seed_row(1, 26.0, 0.8, detail_removed=0.3)]
+    row = compare_demo.aggregate('nlcl_recommended', rows)
+    assert row['detail_removed'] == pytest.approx(0.2)
+    assert row['detail_removed_std'] == pytest.approx(0.02 ** 0.5)  # sqrt((.1^2 + .1^2) / 1)
+    assert row['detail_removed_per_seed'] == [0.1, 0.3]
+    assert row['base_removed'] == pytest.approx(0.4) and row['base_removed_per_seed'] == [0.2, 0.6]
+    # one seed without it (an older report): the mean would mix, so none is given
+    rows.append(seed_row(2, 26.0, 0.8))
+    assert 'detail_removed' not in compare_demo.aggregate('nlcl_recommended', rows)
 
 
 def test_aggregate_one_seed_has_no_spread():

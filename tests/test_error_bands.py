@@ -6,6 +6,7 @@ import sys
 
 import cv2
 import numpy as np
+import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools'))
@@ -45,3 +46,63 @@ def test_offset_is_base_and_checkerboard_is_detail(tmp_path):
 def test_missing_split_is_named(tmp_path, capsys):
     assert error_bands.main(['--root', str(tmp_path / 'none')]) == 2
     assert 'none/input does not exist' in capsys.readouterr().err
+
+
+def test_band_removal_by_construction():
+    rng = np.random.default_rng(1)
+    clean = rng.integers(60, 190, (48, 40, 3)).astype(np.float64)
+    checker = (np.indices((48, 40)).sum(0) % 2 * 2 - 1)[..., None] * 10.0
+    rainy = clean + 12 + checker  # an offset (base band) and a checkerboard (detail band)
+    removal = error_bands.band_removal
+    assert removal(rainy, clean, clean) == {'detail_removed': 1.0, 'base_removed': 1.0}
+    assert removal(rainy, rainy, clean) == {'detail_removed': 0.0, 'base_removed': 0.0}
+    only_offset_left = removal(rainy, clean + 12, clean)
+    assert only_offset_left['detail_removed'] == 1.0
+    assert abs(only_offset_left['base_removed']) < 0.02  # the checker's blur is ~0
+    doubled = removal(rainy, clean + 12 + 2 * checker, clean)
+    assert abs(doubled['detail_removed'] + 1.0) < 0.02  # twice the streaks: -100 %
+    # no error in a band: nothing to remove there
+    assert math.isnan(removal(clean, clean, clean)['detail_removed'])
+
+
+def test_outputs_are_measured_by_name(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    clean = rng.integers(60, 190, (32, 32, 3)).astype(np.uint8)
+    checker = (np.indices((32, 32)).sum(0) % 2 * 2 - 1)[..., None] * 8
+    rainy = (clean.astype(int) + checker).astype(np.uint8)
+    write_pair(tmp_path, 'a.png', rainy, clean)
+    out = tmp_path / 'model'
+    out.mkdir()
+    cv2.imwrite(str(out / 'a.png'), clean[..., ::-1])
+    rows, mean = error_bands.measure_outputs(str(tmp_path / 'input'), str(tmp_path / 'target'),
+                                             str(out))
+    assert rows[0]['detail_removed'] == 1.0 and math.isinf(rows[0]['psnr'])
+    assert error_bands.main(['--root', str(tmp_path), '--sigmas', '3',
+                             '--outputs', str(out)]) == 0
+    assert '| 100.0 % |' in capsys.readouterr().out
+    (out / 'a.png').unlink()
+    try:
+        error_bands.measure_outputs(str(tmp_path / 'input'), str(tmp_path / 'target'), str(out))
+    except FileNotFoundError as e:
+        assert 'a.png' in str(e)
+    else:
+        raise AssertionError('a missing output must be named')
+
+
+def test_figure_shows_each_output_over_its_detail_error(tmp_path):
+    clean = np.full((16, 20, 3), 100, np.uint8)
+    rainy = clean.copy()
+    rainy[:, 10] = 180  # one bright streak
+    write_pair(tmp_path, 'a.png', rainy, clean)
+    out = tmp_path / 'model'
+    out.mkdir()
+    cv2.imwrite(str(out / 'a.png'), clean[..., ::-1])
+    path = str(tmp_path / 'fig.png')
+    assert error_bands.main(['--root', str(tmp_path), '--sigmas', '3', '--outputs', str(out),
+                             '--labels', 'perfect', '--figure', path]) == 0
+    fig = cv2.imread(path)[..., ::-1]
+    assert fig.shape == (24 + 2 * 16, 3 * 20, 3)  # header, images, error maps; 3 columns
+    maps = fig[24 + 16:]
+    assert (maps[:, 10, 0] > 200).all() and (maps[:, 20:] == 128).all()  # the streak; none left
+    with pytest.raises(SystemExit):  # one label per output folder
+        error_bands.main(['--root', str(tmp_path), '--outputs', str(out), '--labels', 'a', 'b'])

@@ -214,8 +214,9 @@ def train_and_evaluate(name: str, seed: int, iters: int, work_root: str, reuse: 
 
     Returns:
         dict: one per-seed row: ``seed``, ``checkpoint`` (relative to the repository),
-        ``psnr``, ``ssim``, ``input_psnr``, ``input_ssim``, ``images``, ``iterations``
-        and ``train_seconds`` (None when unknown).
+        ``psnr``, ``ssim``, ``input_psnr``, ``input_ssim``, ``images``, ``iterations``,
+        ``detail_removed`` / ``base_removed`` (share of the input's detail-band / base-band
+        error gone, ``tools/error_bands.py``) and ``train_seconds`` (None when unknown).
     """
     _, config, _ = METHODS[name]
     work = seed_work_dir(work_root, name, seed)
@@ -237,6 +238,8 @@ def train_and_evaluate(name: str, seed: int, iters: int, work_root: str, reuse: 
     row = dict(seed=seed, iterations=iters, checkpoint=osp.relpath(ckpt, REPO),
                psnr=report['psnr'], ssim=report['ssim'], input_psnr=report['input_psnr'],
                input_ssim=report['input_ssim'], images=report['images'],
+               detail_removed=report.get('detail_removed'),
+               base_removed=report.get('base_removed'),
                train_seconds=None if train_seconds is None else round(train_seconds, 1))
     print(f'{tag} PSNR {row["psnr"]:.3f}  SSIM {row["ssim"]:.4f}', flush=True)
     return row
@@ -250,8 +253,10 @@ def aggregate(name: str, per_seed_rows: List[dict]) -> dict:
     (sample standard deviations, ddof=1; 0 for a single seed), ``psnr_per_seed`` /
     ``ssim_per_seed``, ``checkpoint`` (the first seed's) and ``checkpoints``,
     ``test_images``, ``input_psnr`` / ``input_ssim`` (the rainy input, the same for
-    every seed) and, where the runs' times are known, ``train_seconds`` (mean time of
-    one run), ``train_seconds_total`` and ``train_seconds_per_seed``.
+    every seed), where every seed has them ``detail_removed`` / ``base_removed`` (means)
+    with ``_std`` and ``_per_seed``, and, where the runs' times are known,
+    ``train_seconds`` (mean time of one run), ``train_seconds_total`` and
+    ``train_seconds_per_seed``.
     """
     if not per_seed_rows:
         raise ValueError(f'{name}: no per-seed results')
@@ -267,6 +272,13 @@ def aggregate(name: str, per_seed_rows: List[dict]) -> dict:
                ssim=sum(ssims) / len(ssims), ssim_std=sample_std(ssims),
                psnr_per_seed=psnrs, ssim_per_seed=ssims, test_images=first['images'],
                input_psnr=first['input_psnr'], input_ssim=first['input_ssim'])
+    for key in ('detail_removed', 'base_removed'):
+        values = [r.get(key) for r in per_seed_rows]
+        if all(v is not None for v in values):
+            values = [float(v) for v in values]
+            row[key] = sum(values) / len(values)
+            row[f'{key}_std'] = sample_std(values)
+            row[f'{key}_per_seed'] = values
     times = [r.get('train_seconds') for r in per_seed_rows]
     known = [t for t in times if t is not None]
     if known:

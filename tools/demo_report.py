@@ -83,11 +83,17 @@ def evaluate(models, test_root, inputs='input', targets='target'):
             twins (``targets``), under the same names.
 
     Returns:
-        (list[dict], dict): one row per model (label, psnr, ssim, per-image lists) and
-        ``{image name: [rainy, output of each model..., clean]}``.
+        (list[dict], dict): one row per model (label, psnr, ssim, detail_removed,
+        base_removed: means, with per-image lists) and
+        ``{image name: [rainy, output of each model..., clean]}``. ``detail_removed`` /
+        ``base_removed``: the share of the input's detail-band (streaks) / base-band
+        (haze, tone) error gone from the output (:func:`error_bands.band_removal`, sigma 3).
     """
+    from error_bands import band_removal
+
     from nlcl_plugin.image_io import read_image
-    rows = [dict(label=label, psnr=[], ssim=[]) for label, _ in models]
+    rows = [dict(label=label, psnr=[], ssim=[], detail_removed=[], base_removed=[])
+            for label, _ in models]
     pictures = {}
     for name in test_pairs(test_root, inputs):
         rainy, _ = read_image(osp.join(test_root, inputs, name))
@@ -98,12 +104,17 @@ def evaluate(models, test_root, inputs='input', targets='target'):
             p, s = y_metrics(out, clean)
             row['psnr'].append(p)
             row['ssim'].append(s)
+            for key, share in band_removal(rainy, out, clean).items():
+                row[key].append(share)
             if derainer is not None:
                 strip.append(out)
         pictures[name] = strip + [clean]
     for row in rows:
         row['images'] = len(row['psnr'])
         row['psnr_per_image'], row['ssim_per_image'] = row['psnr'], row['ssim']
+        for key in ('detail_removed', 'base_removed'):
+            row[f'{key}_per_image'] = row[key]
+            row[key] = sum(row[key]) / row['images']
         row['psnr'] = sum(row['psnr']) / row['images']
         row['ssim'] = sum(row['ssim']) / row['images']
     return rows, pictures
@@ -183,12 +194,17 @@ def main(argv=None):
     print()
     print(f'Demo test split: {n} paired images under {test_root}')
     print(f'CPU: {describe_cpu()}')
-    print(f'| {"model":<24} | PSNR (Y) | SSIM (Y) |  vs input |')
-    print(f'| {"-" * 24} | -------- | -------- | --------- |')
+    print(f'| {"model":<24} | PSNR (Y) | SSIM (Y) |  vs input | streaks removed | '
+          'haze removed |')
+    print(f'| {"-" * 24} | -------- | -------- | --------- | --------------- | '
+          '------------ |')
     for row in rows:
         gain = row['psnr'] - rows[0]['psnr']
         print(f'| {row["label"]:<24} | {row["psnr"]:8.3f} | {row["ssim"]:8.4f} | '
-              f'{gain:+6.2f} dB |')
+              f'{gain:+6.2f} dB | {100 * row["detail_removed"]:13.1f} % | '
+              f'{100 * row["base_removed"]:10.1f} % |')
+    print('streaks / haze removed: share of the input\'s error (Y) gone from the output in '
+          'the detail band / base band (tools/error_bands.py)')
     print()
     print(f'  this run: {ckpt}')
     if shipped:
@@ -208,6 +224,7 @@ def main(argv=None):
     report = dict(checkpoint=ckpt, weights='raw' if args.raw_weights else 'default', images=n, cpu=describe_cpu(),
                   input_psnr=rows[0]['psnr'], input_ssim=rows[0]['ssim'],
                   psnr=run_row['psnr'], ssim=run_row['ssim'],
+                  detail_removed=run_row['detail_removed'], base_removed=run_row['base_removed'],
                   shipped=shipped, official=official, rows=rows)
     with open(osp.join(args.work_dir, 'demo_report.json'), 'w') as f:
         json.dump(report, f, indent=2)

@@ -4,6 +4,7 @@
     python tools/error_bands.py [--root data/nlcl_demo/test] [--sigmas 1 3 8] [--json OUT]
     python tools/error_bands.py --inputs data/nlcl_demo/train_rainy \
         --targets data/nlcl_demo/train_target          # the demo's training crops
+    python tools/error_bands.py --outputs DERAINED [...] [--labels NAME ...] [--figure OUT.jpg]
 
 For each pair (rainy O, clean B) the error E = O - B is split by a Gaussian blur into its
 base band GaussianBlur_sigma(E) (haze, veiling, brightness) and its detail band
@@ -16,6 +17,12 @@ E - base (streaks, texture). It prints PSNR (Y, MMagic's function) of:
 * B + mean(E): only the global offset per channel left.
 
 No model is involved: this bounds what the streaks are worth in PSNR on a split.
+
+With ``--outputs DIR [DIR ...]`` (a model's results under the same file names, e.g. from
+``tools/derain.py``) it also measures what each model removed, band by band: the share of
+the input's detail-band error (streaks) and of its base-band error (haze, tone) that is
+gone from the output, on Y, ``1 - rms(band(output - B)) / rms(band(O - B))`` (1: all of
+it; 0: as much as in the input; below 0: the model added error in that band).
 """
 import argparse
 import json
@@ -42,6 +49,95 @@ def bands(rainy, clean, sigma):
 def as_image(x):
     import numpy as np
     return np.clip(x, 0, 255).round().astype(np.uint8)
+
+
+#: Weights of the Y channel (ITU-R BT.601, as MMagic's ``convert_to='Y'``) for RGB in [0, 255].
+Y_WEIGHTS = (65.481 / 255, 128.553 / 255, 24.966 / 255)
+
+
+def band_removal(rainy, output, clean, sigma=3.0):
+    """Shares of the input's base-band and detail-band error (Y) that ``output`` removed.
+
+    Args:
+        rainy, output, clean: uint8 or float RGB images (H, W, 3), [0, 255].
+        sigma (float): Blur of the band split (see :func:`bands`).
+
+    Returns:
+        dict: ``detail_removed`` and ``base_removed`` (1 - rms of the output's error in that
+        band over the input's; nan where the input has no error in the band).
+    """
+    import numpy as np
+    w = np.asarray(Y_WEIGHTS)
+    out = {}
+    base_in, detail_in = bands(rainy, clean, sigma)
+    base_out, detail_out = bands(output, clean, sigma)
+    for name, e_in, e_out in (('detail', detail_in, detail_out), ('base', base_in, base_out)):
+        rms_in = float(np.sqrt(np.mean((e_in @ w) ** 2)))
+        rms_out = float(np.sqrt(np.mean((e_out @ w) ** 2)))
+        out[f'{name}_removed'] = 1.0 - rms_out / rms_in if rms_in > 0 else float('nan')
+    return out
+
+
+def measure_outputs(inputs, targets, outputs, sigma=3.0):
+    """Per image and mean: PSNR/SSIM (Y) of ``outputs/X`` and :func:`band_removal`."""
+    import numpy as np
+    from demo_report import y_metrics
+
+    from nlcl_plugin.image_io import read_image
+    names = sorted(os.listdir(inputs))
+    missing = [n for n in names if not osp.isfile(osp.join(outputs, n))]
+    if missing:
+        raise FileNotFoundError(f'{outputs} lacks {len(missing)} of the {len(names)} images '
+                                f'of {inputs}, e.g. {missing[0]}')
+    rows = []
+    for name in names:
+        rainy, _ = read_image(osp.join(inputs, name))
+        clean, _ = read_image(osp.join(targets, name))
+        pred, _ = read_image(osp.join(outputs, name))
+        if pred.shape != clean.shape:
+            raise ValueError(f'{osp.join(outputs, name)} is {pred.shape[1]}x{pred.shape[0]}, '
+                             f'its target {clean.shape[1]}x{clean.shape[0]}')
+        psnr_, ssim_ = y_metrics(pred, clean)
+        rows.append(dict(name=name, psnr=psnr_, ssim=ssim_,
+                         **band_removal(rainy, pred, clean, sigma)))
+    keys = [k for k in rows[0] if k != 'name']
+    mean = dict(name='mean', **{k: float(np.mean([r[k] for r in rows])) for k in keys})
+    return rows, mean
+
+
+def detail_error_map(image, clean, sigma=3.0, gain=4.0):
+    """The detail band of the error ``image - clean`` on Y as a grey picture: mid-grey
+    where there is none, brighter / darker where ``image`` is brighter / darker than
+    ``clean`` in the detail band (``gain`` x the error), uint8 (H, W, 3)."""
+    import numpy as np
+    _, detail = bands(image, clean, sigma)
+    y = detail @ np.asarray(Y_WEIGHTS)
+    return np.repeat(as_image(128 + gain * y)[..., None], 3, axis=2)
+
+
+def band_figure(inputs, targets, outputs, labels, names, path, sigma=3.0):
+    """Two rows per image: rainy | each output | clean, and under each its detail-band
+    error map (:func:`detail_error_map`; the clean image's is flat grey). Writes ``path``."""
+    import cv2
+    import numpy as np
+
+    from nlcl_plugin.image_io import read_image, write_image
+    titles = ['rainy'] + list(labels) + ['clean']
+    blocks = []
+    for name in names:
+        rainy, _ = read_image(osp.join(inputs, name))
+        clean, _ = read_image(osp.join(targets, name))
+        images = [rainy] + [read_image(osp.join(o, name))[0] for o in outputs] + [clean]
+        top = np.concatenate(images, axis=1)
+        bottom = np.concatenate([detail_error_map(im, clean, sigma) for im in images], axis=1)
+        blocks += [top, bottom]
+    width = blocks[0].shape[1] // len(titles)
+    header = np.full((24, blocks[0].shape[1], 3), 255, np.uint8)
+    for i, title in enumerate(titles):
+        cv2.putText(header, title[:30], (i * width + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    write_image(path, np.concatenate([header] + blocks, axis=0))
+    return path
 
 
 def measure(root, sigmas, inputs=None, targets=None):
@@ -84,11 +180,21 @@ def main(argv=None):
     p.add_argument('--targets', help='clean folder with the same file names (instead of '
                    'ROOT/target)')
     p.add_argument('--sigmas', type=float, nargs='+', default=[1.0, 3.0, 8.0])
+    p.add_argument('--outputs', nargs='+', default=[],
+                   help="models' outputs (folders with the inputs' file names): measure "
+                   'what each removed from each band (sigma 3)')
+    p.add_argument('--labels', nargs='+', help='names of the --outputs in the table and figure')
+    p.add_argument('--figure', help='write a picture: rainy | outputs | clean for --figure-images, '
+                   'each over its detail-band error map (4x, mid-grey = none)')
+    p.add_argument('--figure-images', nargs='+', default=None,
+                   help='file names for --figure (default: the first two)')
     p.add_argument('--json', help='also write the rows here')
     args = p.parse_args(argv)
+    if args.labels and len(args.labels) != len(args.outputs):
+        p.error('--labels needs one name per --outputs folder')
     inputs = args.inputs or osp.join(args.root, 'input')
     targets = args.targets or osp.join(args.root, 'target')
-    for folder in (inputs, targets):
+    for folder in [inputs, targets] + args.outputs:
         if not osp.isdir(folder):
             print(f'error: {folder} does not exist (make demo builds the demo data)',
                   file=sys.stderr)
@@ -104,9 +210,30 @@ def main(argv=None):
     print('| --- |' + ' ---: |' * len(heads))
     for row in rows + [mean]:
         print(f'| {row["name"]} | ' + ' | '.join(f'{row[c]:.2f}' for c in cols) + ' |')
+    removed = {}
+    for folder in args.outputs:
+        out_rows, out_mean = measure_outputs(inputs, targets, folder)
+        removed[folder] = dict(rows=out_rows, mean=out_mean)
+    if args.outputs:
+        print('\nWhat each model removed: the share of the input\'s error (Y) gone from its '
+              'output, in the detail band (streaks) and the base band (haze, tone), sigma 3')
+        print('| outputs | PSNR (Y) | SSIM (Y) | detail-band error removed | '
+              'base-band error removed |')
+        print('| --- | ---: | ---: | ---: | ---: |')
+        labels = args.labels or args.outputs
+        for label, (folder, r) in zip(labels, removed.items()):
+            m = r['mean']
+            print(f"| {label} | {m['psnr']:.2f} | {m['ssim']:.4f} | "
+                  f"{100 * m['detail_removed']:.1f} % | {100 * m['base_removed']:.1f} % |")
+    if args.figure:
+        names = args.figure_images or sorted(os.listdir(inputs))[:2]
+        band_figure(inputs, targets, args.outputs, args.labels or args.outputs, names,
+                    args.figure)
+        print(f'figure: {args.figure}')
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(dict(inputs=inputs, targets=targets, rows=rows, mean=mean), f, indent=2)
+            json.dump(dict(inputs=inputs, targets=targets, rows=rows, mean=mean,
+                           outputs=removed), f, indent=2)
     return 0
 
 

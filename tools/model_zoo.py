@@ -100,6 +100,17 @@ def gain_flag(method: dict, input_psnr: float) -> str:
     return 'yes' if stats['psnr'] - input_psnr > stats['psnr_std'] else 'no'
 
 
+def streaks_cell(method: dict, seeds: int) -> str:
+    """The share of the input's detail-band error removed, in %, mean ± std over seeds
+    (``-`` for results files without it)."""
+    if method.get('detail_removed') is None:
+        return '-'
+    mean = 100 * method['detail_removed']
+    if seeds < 2:
+        return f'{mean:.1f} %'
+    return f"{mean:.1f} ± {100 * method.get('detail_removed_std', 0.0):.1f} %"
+
+
 def released_table(released) -> list:
     """Lines of the released-models table (empty when none is released)."""
     if not released:
@@ -144,9 +155,10 @@ def readme_table(res: dict, released=()) -> str:
         'differences.',
         '',
         '| Method | Config | Training data | PSNR (Y) | SSIM (Y) | vs input | gain > std '
-        '| Training time |',
-        '| --- | --- | --- | ---: | ---: | ---: | :---: | ---: |',
-        f"| rainy input (no deraining) | - | - | {in_psnr:.2f} | {in_ssim:.4f} | - | - | - |",
+        '| streaks removed | Training time |',
+        '| --- | --- | --- | ---: | ---: | ---: | :---: | ---: | ---: |',
+        f"| rainy input (no deraining) | - | - | {in_psnr:.2f} | {in_ssim:.4f} | - | - | 0 % "
+        "| - |",
     ]
     for m in res['methods']:
         st = method_stats(m)
@@ -157,11 +169,15 @@ def readme_table(res: dict, released=()) -> str:
             f"| {m['label']} | [{osp.basename(m['config'])}]({m['config']}) | {data_cell} | "
             f"{_mean_std(st['psnr'], st['psnr_std'], st['seeds'], 2)} | "
             f"{_mean_std(st['ssim'], st['ssim_std'], st['seeds'], 4)} | "
-            f"{st['psnr'] - in_psnr:+.2f} dB | {gain_flag(m, in_psnr)} | {time_cell} |")
+            f"{st['psnr'] - in_psnr:+.2f} dB | {gain_flag(m, in_psnr)} | "
+            f"{streaks_cell(m, st['seeds'])} | {time_cell} |")
     lines += ['', 'vs input: mean PSNR gain over the rainy input. gain > std: for each NLCL '
               'method, whether that gain is larger than the method\'s own standard deviation '
-              'over seeds (`-`: supervised reference, or a single seed). Training time: mean '
-              'wall-clock time of one run.',
+              'over seeds (`-`: supervised reference, or a single seed). Streaks removed: the '
+              'share of the rainy input\'s error in the detail band (streaks; Y, Gaussian '
+              'σ 3, `tools/error_bands.py`) that is gone from the output, mean over the test '
+              'images (below 0: the output adds detail-band error, e.g. sharpening halos). '
+              'Training time: mean wall-clock time of one run.',
               '', 'Results file: `results/demo_comparison.json`. Checkpoints are written '
               'under `work_dirs/demo_comparison/` by the command above (they are not '
               'distributed).']
@@ -175,6 +191,11 @@ def metafile(res: dict, released=()) -> dict:
     models = []
     for m in res['methods']:
         st = method_stats(m)
+        metrics = {'PSNR (Y)': round(st['psnr'], 4), 'PSNR (Y) std': round(st['psnr_std'], 4),
+                   'SSIM (Y)': round(st['ssim'], 4), 'SSIM (Y) std': round(st['ssim_std'], 4)}
+        if m.get('detail_removed') is not None:
+            metrics['Detail-band error removed'] = round(m['detail_removed'], 4)
+            metrics['Detail-band error removed std'] = round(m.get('detail_removed_std', 0.0), 4)
         models.append({
             'Config': m['config'],
             'In Collection': _collection(m),
@@ -187,10 +208,7 @@ def metafile(res: dict, released=()) -> dict:
             'Name': f"{m['name']}_{res['iterations']}iter_nlcl-demo",
             'Results': [{
                 'Dataset': 'nlcl_demo',
-                'Metrics': {'PSNR (Y)': round(st['psnr'], 4),
-                            'PSNR (Y) std': round(st['psnr_std'], 4),
-                            'SSIM (Y)': round(st['ssim'], 4),
-                            'SSIM (Y) std': round(st['ssim_std'], 4)},
+                'Metrics': metrics,
                 'Task': 'Deraining',
             }],
             'Weights': m['checkpoint'],
