@@ -171,9 +171,10 @@ def test_linear_tail_lr_matches_mmagic_schedule():
 
 
 # --------------------------------------------------------------------------- parity
-@pytest.mark.parametrize('legacy,identity', [(False, False), (True, False), (False, True)],
-                         ids=['paper', 'legacy', 'identity_loss'])
-def test_training_step_equals_the_mmagic_model(legacy, identity):
+@pytest.mark.parametrize('legacy,extra', [(False, None), (True, None), (False, 'identity'),
+                                          (False, 'transplant')],
+                         ids=['paper', 'legacy', 'identity_loss', 'transplant_loss'])
+def test_training_step_equals_the_mmagic_model(legacy, extra):
     """Same weights, batch and seed: every loss term (and the updated weights) match."""
     pytest.importorskip('mmagic')
     from mmengine.registry import DefaultScope
@@ -184,9 +185,13 @@ def test_training_step_equals_the_mmagic_model(legacy, identity):
 
     torch.manual_seed(0)
     opt = tiny_opt(legacy)
-    identity_loss = dict(type='IdentityLoss', loss_weight=2.0) if identity else None
-    if identity:
+    identity_loss = dict(type='IdentityLoss', loss_weight=2.0) if extra == 'identity' else None
+    transplant_loss = (dict(type='RainTransplantLoss', loss_weight=1.5)
+                       if extra == 'transplant' else None)
+    if identity_loss:
         opt['train']['identity_opt'] = dict(identity_loss)
+    if transplant_loss:
+        opt['train']['transplant_opt'] = dict(transplant_loss)
     bs_model = build_model(opt)
     objective = dict(TINY_OBJECTIVE)
     if legacy:
@@ -211,6 +216,7 @@ def test_training_step_equals_the_mmagic_model(legacy, identity):
                           fake_label_val=0.0, loss_weight=1.0),
             layer_loss=dict(type='LayerContrastiveLoss'),
             identity_loss=identity_loss,
+            transplant_loss=transplant_loss,
             objective=objective,
             # identity normalisation: the batch below is already in [-1, 1]
             data_preprocessor=dict(type='DataPreprocessor', mean=[0.] * 3, std=[1.] * 3)))
@@ -230,7 +236,7 @@ def test_training_step_equals_the_mmagic_model(legacy, identity):
     bs_model.optimize_parameters(1)
     bs_logs = bs_model.get_current_log()
 
-    for term in LOSS_TERMS + (('g_identity',) if identity else ()):
+    for term in LOSS_TERMS + ((f'g_{extra}',) if extra else ()):
         stem = term.split('_', 1)[1] if term.startswith('g_') else term
         assert bs_logs[f'l_{term}'] == pytest.approx(float(mm_logs[f'loss_{stem}'].detach()),
                                                       abs=1e-6), term

@@ -4,6 +4,8 @@ import copy
 import pytest
 import torch
 
+from nlcl_plugin.models.losses import transplant
+
 pytest.importorskip('mmagic')
 
 from mmengine.registry import DefaultScope  # noqa: E402
@@ -16,7 +18,7 @@ TINY_OBJECTIVE = dict(num_loc_patches=16, num_bg_patches=4, num_rain_patches=8, 
                       search_size=12)
 
 
-def tiny_model_cfg(identity_loss=None, **objective):
+def tiny_model_cfg(identity_loss=None, transplant_loss=None, **objective):
     return dict(
         type='NLCL',
         generator=dict(type='DecompositionGenerator', mid_channels=8),
@@ -25,6 +27,7 @@ def tiny_model_cfg(identity_loss=None, **objective):
         gan_loss=dict(type='GANLoss', gan_type='lsgan', loss_weight=1.0),
         layer_loss=dict(type='LayerContrastiveLoss'),
         identity_loss=identity_loss,
+        transplant_loss=transplant_loss,
         objective=dict(TINY_OBJECTIVE, gen_channels=8, embed_channels=16, **objective),
         data_preprocessor=dict(type='DataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3))
 
@@ -41,9 +44,9 @@ def optim_cfg(legacy=False):
     return cfg
 
 
-def build(legacy=False, identity_loss=None, **objective):
+def build(legacy=False, identity_loss=None, transplant_loss=None, **objective):
     with DefaultScope.overwrite_default_scope('mmagic'):
-        model = MODELS.build(tiny_model_cfg(identity_loss, **objective))
+        model = MODELS.build(tiny_model_cfg(identity_loss, transplant_loss, **objective))
         ctor = OPTIM_WRAPPER_CONSTRUCTORS.build(
             dict(type='MultiOptimWrapperConstructor', optim_wrapper_cfg=optim_cfg(legacy)))
         return model, ctor(model)
@@ -305,3 +308,56 @@ def test_identity_loss_term(loc_identity):
     assert model.generator.layers[-1].weight.grad.abs().sum() > 0
     logs = model.train_step(batch(), optims)
     assert 'loss_identity' in logs
+
+
+def test_transplant_loss_term():
+    """With transplant_loss, the generator step adds weight * mean|G_B(B_u + sg(O - B)) - B_u|
+    (by hand below), its gradient reaches G_B but not B through the transplanted layer, and
+    the other terms are unchanged."""
+    torch.manual_seed(1)
+    model, optims = build(transplant_loss=dict(type='RainTransplantLoss', loss_weight=2.5))
+    plain, _ = build()
+    plain.load_state_dict(model.state_dict())
+    data = model.data_preprocessor(batch(seed=4), True)
+    rainy, clean = data['inputs'], data['data_samples'].gt_img
+    losses = []
+    for m in (model, plain):
+        bg, rain, idt = m.decompose(rainy, clean)
+        losses.append(m.objective.generator_losses(
+            m.generator, m.discriminator, rainy, bg, rain, clean, idt,
+            generator_rng=torch.Generator().manual_seed(7)))
+    with torch.no_grad():
+        bg = model.generator(rainy)
+        laid = torch.clamp(clean + rainy - bg, -1, 1)
+        expected = 2.5 * (model.generator(laid) - clean).abs().mean()
+    torch.testing.assert_close(losses[0]['loss_transplant'], expected)
+    assert 'loss_transplant' not in losses[1]
+    for key, value in losses[1].items():
+        torch.testing.assert_close(losses[0][key], value, msg=key)
+    # B enters only through the detached layer O - B: no gradient flows back into it
+    leaf_bg = bg.clone().requires_grad_(True)
+    term = model.objective.transplant_loss(
+        model.generator(transplant(clean, rainy, leaf_bg)), clean)
+    term.backward()
+    assert leaf_bg.grad is None
+    assert model.generator.layers[-1].weight.grad.abs().sum() > 0
+    logs = model.train_step(batch(), optims)
+    assert 'loss_transplant' in logs
+
+
+def test_transplant_loss_starts_as_the_identity_loss():
+    """While B = O (residual G_B with a zero output layer: the recommended start) nothing is
+    transplanted, and the term equals the identity loss of the same weight."""
+    torch.manual_seed(2)
+    cfg = dict(type='DecompositionGenerator', mid_channels=8, residual=True,
+               zero_init_output=True)
+    with DefaultScope.overwrite_default_scope('mmagic'):
+        gen = MODELS.build(cfg)
+        tp = MODELS.build(dict(type='RainTransplantLoss', loss_weight=3.0))
+        idt = MODELS.build(dict(type='IdentityLoss', loss_weight=3.0))
+    rainy = torch.rand(2, 3, 24, 24) * 2 - 1
+    clean = torch.rand(2, 3, 24, 24) * 2 - 1
+    bg = gen(rainy)
+    assert torch.equal(bg, rainy)
+    torch.testing.assert_close(tp(gen(transplant(clean, rainy, bg)), clean),
+                               idt(gen(clean), clean))

@@ -26,15 +26,18 @@ option file::
       identity_opt:       # optional, beyond the paper
         type: IdentityLoss
         loss_weight: 1.0
+      transplant_opt:     # optional, beyond the paper
+        type: RainTransplantLoss
+        loss_weight: 1.0
 """
 from basicsr.utils.registry import LOSS_REGISTRY
 
 from ..models.losses import (ConsistencyLoss, IdentityLoss, LayerContrastiveLoss,
-                             LocationContrastiveLoss, SparsityLoss)
+                             LocationContrastiveLoss, RainTransplantLoss, SparsityLoss)
 
 __all__ = ['ConsistencyLoss', 'IdentityLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss',
-           'SparsityLoss']
+           'RainTransplantLoss', 'SparsityLoss']
 
 for _loss in (LayerContrastiveLoss, LocationContrastiveLoss, ConsistencyLoss, SparsityLoss,
-              IdentityLoss):
+              IdentityLoss, RainTransplantLoss):
     LOSS_REGISTRY.register(_loss)

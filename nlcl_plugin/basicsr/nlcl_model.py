@@ -165,6 +165,7 @@ class NLCLModel(SRModel):
             consistency_loss=optional('consistency_opt'),
             sparsity_loss=optional('sparsity_opt'),
             identity_loss=optional('identity_opt'),
+            transplant_loss=optional('transplant_opt'),
             **settings)
         return objective.to(self.device)
 

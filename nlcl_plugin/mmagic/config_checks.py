@@ -126,7 +126,7 @@ def _check_nlcl(cfg, model_cfg) -> None:
     from ..models.objective import NLCLObjective
     from ..models.sampler import SAMPLING_MODES, check_sampler_config
     injected = ('gan_loss', 'layer_loss', 'loc_loss', 'consistency_loss', 'sparsity_loss',
-                'identity_loss')
+                'identity_loss', 'transplant_loss')
     defaults = {n: p.default for n, p in inspect.signature(NLCLObjective).parameters.items()
                 if n not in injected}
     objective = dict(model_cfg.get('objective') or {})

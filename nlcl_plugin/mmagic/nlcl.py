@@ -85,6 +85,9 @@ class NLCL(BaseEditModel):
         sparsity_loss (dict, optional): Sparsity loss config.
         identity_loss (dict, optional): ``dict(type='IdentityLoss', loss_weight=...)``:
             L1(G_B(B_u), B_u), beyond the paper (default: no such term).
+        transplant_loss (dict, optional): ``dict(type='RainTransplantLoss',
+            loss_weight=...)``: L1(G_B(B_u + sg(O - B)), B_u), beyond the paper (default:
+            no such term).
         objective (dict, optional): Keyword arguments of
             :class:`~nlcl_plugin.models.objective.NLCLObjective` (taps, k, sampling,
             legacy switches).
@@ -111,6 +114,7 @@ class NLCL(BaseEditModel):
                  consistency_loss: Optional[dict] = None,
                  sparsity_loss: Optional[dict] = None,
                  identity_loss: Optional[dict] = None,
+                 transplant_loss: Optional[dict] = None,
                  objective: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -143,6 +147,7 @@ class NLCL(BaseEditModel):
             consistency_loss=_build(consistency_loss),
             sparsity_loss=_build(sparsity_loss),
             identity_loss=_build(identity_loss),
+            transplant_loss=_build(transplant_loss),
             **objective)
         # Set by NonFiniteLossHook: apply an update only when its loss is finite on every
         # rank (``nonfinite_skipped`` then names the updates skipped this iteration).

@@ -7,10 +7,10 @@ from mmagic.registry import MODELS
 
 from ..models import DecompositionGenerator, PatchDiscriminator
 from ..models.losses import (ConsistencyLoss, IdentityLoss, LayerContrastiveLoss,
-                             LocationContrastiveLoss, SparsityLoss)
+                             LocationContrastiveLoss, RainTransplantLoss, SparsityLoss)
 
 MODELS.register_module(name='DecompositionGenerator', module=DecompositionGenerator)
 MODELS.register_module(name='NLCLPatchDiscriminator', module=PatchDiscriminator)
 for _loss in (ConsistencyLoss, IdentityLoss, LayerContrastiveLoss, LocationContrastiveLoss,
-              SparsityLoss):
+              RainTransplantLoss, SparsityLoss):
     MODELS.register_module(name=_loss.__name__, module=_loss)

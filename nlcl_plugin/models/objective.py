@@ -19,6 +19,7 @@ Generator objective (spec: ``nlcl-method.md`` §4.6)::
   searched in image space; averaged over the discriminator taps.
 * ``L_consistency``: MSE(B + R, O); ``L_sparsity``: L1 of the implied rain.
 * ``L_identity`` (optional, beyond the paper): L1(G_B(B_u), B_u).
+* ``L_transplant`` (optional, beyond the paper): L1(G_B(B_u + sg(O - B)), B_u).
 
 Legacy switches reproduce the released code's defects (spec §6): ``legacy_disc_taps``
 (D3: taps [input, L0, L3, L7]); D1/D2 (which heads are trained) are reproduced by the
@@ -34,7 +35,7 @@ from .discriminator import PatchDiscriminator
 from .fast_ops import split_batch
 from .generator import DecompositionGenerator
 from .losses import (ConsistencyLoss, LayerContrastiveLoss, LocationContrastiveLoss,
-                     SparsityLoss)
+                     SparsityLoss, transplant)
 from .sampler import NonLocalPatchSampler
 
 __all__ = ['DISC_INPUTS', 'LAYER_HEAD_MODES', 'NLCLObjective']
@@ -63,6 +64,9 @@ class NLCLObjective(nn.Module):
         sparsity_loss (nn.Module): L1 on the rain (weight 0.1).
         identity_loss (nn.Module, optional): :class:`~.losses.IdentityLoss` on the clean
             image (beyond the paper); None (default): no such term.
+        transplant_loss (nn.Module, optional): :class:`~.losses.RainTransplantLoss`:
+            G_B must remove from B_u + sg(O - B) what it removed from O (beyond the
+            paper; one more G_B pass per step); None (default): no such term.
         gen_channels (int): Width of the generator's tapped features (32).
         disc_channels (Sequence[int]): Channels of discriminator taps 0, 3, 7, 11.
         loc_layers (Sequence[int]): G_B layers for the location loss (0, 2, 4, 8, 12).
@@ -106,6 +110,7 @@ class NLCLObjective(nn.Module):
                  consistency_loss: Optional[nn.Module] = None,
                  sparsity_loss: Optional[nn.Module] = None,
                  identity_loss: Optional[nn.Module] = None,
+                 transplant_loss: Optional[nn.Module] = None,
                  gen_channels: int = 32,
                  disc_channels: Sequence[int] = (64, 128, 256, 512),
                  in_channels: int = 3,
@@ -145,6 +150,8 @@ class NLCLObjective(nn.Module):
         self.sparsity_loss = sparsity_loss if sparsity_loss is not None else SparsityLoss()
         # beyond the paper: L1(G_B(B_u), B_u) (None: no such term, as in NLCL)
         self.identity_loss = identity_loss
+        # beyond the paper: L1(G_B(B_u + sg(O - B)), B_u) (None: no such term)
+        self.transplant_loss = transplant_loss
         self.loc_layers = tuple(loc_layers)
         self.legacy_disc_taps = legacy_disc_taps
         if legacy_disc_taps:
@@ -347,8 +354,8 @@ class NLCLObjective(nn.Module):
 
         Returns:
             dict: ``loss_gan``, ``loss_loc``, ``loss_layer``, ``loss_consistency``,
-            ``loss_sparsity`` and, with an identity loss, ``loss_identity`` (scalars with
-            grad). Use :meth:`layer_floor` for logging the layer loss's distance to its
+            ``loss_sparsity`` and, with an identity loss, ``loss_identity``, with a
+            transplant loss, ``loss_transplant`` (scalars with grad). Use :meth:`layer_floor` for logging the layer loss's distance to its
             minimum.
         """
         if self.needs_identity and (clean is None or identity is None):
@@ -387,6 +394,11 @@ class NLCLObjective(nn.Module):
         losses['loss_sparsity'] = self.sparsity_loss(rainy, bg, rain)
         if self.identity_loss is not None:
             losses['loss_identity'] = self.identity_loss(identity, clean)
+        if self.transplant_loss is not None:
+            if clean is None:
+                raise ValueError('transplant_loss needs the clean image')
+            restored = _bare(generator)(transplant(clean, rainy, bg))
+            losses['loss_transplant'] = self.transplant_loss(restored, clean)
         return losses
 
     def layer_floor(self) -> float:

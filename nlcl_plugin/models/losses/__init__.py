@@ -3,9 +3,11 @@ from .consistency import ConsistencyLoss
 from .identity import IdentityLoss
 from .layer_contrastive import TPAMI_ASYMMETRIC_DEFAULTS, LayerContrastiveLoss
 from .location_contrastive import LocationContrastiveLoss, multilevel_mean
+from .rain_transplant import RainTransplantLoss, transplant
 from .sparsity import SPARSITY_TARGETS, SparsityLoss
 
 __all__ = [
     'ConsistencyLoss', 'IdentityLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss',
-    'SPARSITY_TARGETS', 'SparsityLoss', 'TPAMI_ASYMMETRIC_DEFAULTS', 'multilevel_mean'
+    'RainTransplantLoss', 'SPARSITY_TARGETS', 'SparsityLoss', 'TPAMI_ASYMMETRIC_DEFAULTS',
+    'multilevel_mean', 'transplant'
 ]
