@@ -16,13 +16,15 @@ def seed_row(seed, psnr, ssim, train_seconds=None, detail_removed=None):
                 psnr=psnr, ssim=ssim, input_psnr=20.0, input_ssim=0.6, images=5,
                 detail_removed=detail_removed,
                 base_removed=None if detail_removed is None else 2 * detail_removed,
+                detail_projection=None if detail_removed is None else 3 * detail_removed,
                 train_seconds=train_seconds)
 
 
 def test_methods_and_their_configs():
     assert list(compare_demo.METHODS) == [
         'nlcl_recommended', 'nlcl_instance_norm_d', 'nlcl_gray_detail_d',
-        'nlcl_symmetric_layer', 'nlcl_no_ema', 'nlcl_identity', 'nlcl_options_off',
+        'nlcl_symmetric_layer', 'nlcl_no_ema', 'nlcl_identity', 'nlcl_rain_transplant',
+        'nlcl_options_off',
         'nlcl_learned_heads',
         'nlcl_no_layer_loss',
         'nlcl_random_sampling', 'nlcl_cvpr_symmetric', 'nlcl_official_legacy', 'supervised_l1']
@@ -65,6 +67,10 @@ def test_configs_load():
     assert long_idt.model.pop('identity_loss') == dict(type='IdentityLoss', loss_weight=5.0)
     assert long_idt.model.to_dict() == long_plain.model.to_dict()
     assert long_idt.param_scheduler == long_plain.param_scheduler
+    # the rain-transplant variant adds that term alone
+    tp = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_rain_transplant'][1])).model
+    assert tp.pop('transplant_loss') == dict(type='RainTransplantLoss', loss_weight=5.0)
+    assert tp.to_dict() == rec_cfg.model.to_dict()
     # the layer-loss ablation differs in the layer loss alone, and is the CVPR loss
     sym = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_symmetric_layer'][1])).model
     cvpr = Config.fromfile(osp.join(REPO, 'configs/nlcl_cvpr_symmetric.py')).model
@@ -119,6 +125,7 @@ def test_aggregate_band_removal():
     assert row['detail_removed_std'] == pytest.approx(0.02 ** 0.5)  # sqrt((.1^2 + .1^2) / 1)
     assert row['detail_removed_per_seed'] == [0.1, 0.3]
     assert row['base_removed'] == pytest.approx(0.4) and row['base_removed_per_seed'] == [0.2, 0.6]
+    assert row['detail_projection'] == pytest.approx(0.6)
     # one seed without it (an older report): the mean would mix, so none is given
     rows.append(seed_row(2, 26.0, 0.8))
     assert 'detail_removed' not in compare_demo.aggregate('nlcl_recommended', rows)

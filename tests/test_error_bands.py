@@ -54,13 +54,22 @@ def test_band_removal_by_construction():
     checker = (np.indices((48, 40)).sum(0) % 2 * 2 - 1)[..., None] * 10.0
     rainy = clean + 12 + checker  # an offset (base band) and a checkerboard (detail band)
     removal = error_bands.band_removal
-    assert removal(rainy, clean, clean) == {'detail_removed': 1.0, 'base_removed': 1.0}
-    assert removal(rainy, rainy, clean) == {'detail_removed': 0.0, 'base_removed': 0.0}
+    assert removal(rainy, clean, clean) == {'detail_removed': 1.0, 'base_removed': 1.0,
+                                            'detail_projection': 1.0}
+    assert removal(rainy, rainy, clean) == {'detail_removed': 0.0, 'base_removed': 0.0,
+                                            'detail_projection': 0.0}
     only_offset_left = removal(rainy, clean + 12, clean)
     assert only_offset_left['detail_removed'] == 1.0
     assert abs(only_offset_left['base_removed']) < 0.02  # the checker's blur is ~0
     doubled = removal(rainy, clean + 12 + 2 * checker, clean)
     assert abs(doubled['detail_removed'] + 1.0) < 0.02  # twice the streaks: -100 %
+    assert abs(doubled['detail_projection'] + 1.0) < 0.02
+    # half the streaks taken away plus an unrelated pattern of the same size: the net share
+    # counts the pattern, the projection does not
+    other = (np.indices((48, 40))[0] % 2 * 2 - 1)[..., None] * 10.0  # row stripes
+    mixed = removal(rainy, clean + 12 + 0.5 * checker + other, clean)
+    assert abs(mixed['detail_projection'] - 0.5) < 0.03
+    assert mixed['detail_removed'] < 0
     # no error in a band: nothing to remove there
     assert math.isnan(removal(clean, clean, clean)['detail_removed'])
 

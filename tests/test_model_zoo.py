@@ -31,6 +31,8 @@ SAMPLE = {
          'ssim_per_seed': [0.69, 0.70, 0.71], 'ssim': 0.7, 'ssim_std': 0.01,
          'detail_removed': 0.15, 'detail_removed_std': 0.02,
          'detail_removed_per_seed': [0.13, 0.15, 0.17],
+         'detail_projection': 0.3, 'detail_projection_std': 0.05,
+         'detail_projection_per_seed': [0.25, 0.3, 0.35],
          'train_seconds': 90.0, 'train_seconds_total': 270.0},
         # gain 20.5 - 20.123 = +0.377 dB < std 0.5: within the spread
         {'name': 'nlcl_cvpr_symmetric', 'label': 'NLCL B',
@@ -76,15 +78,16 @@ def test_render_puts_every_number_in_the_table_and_metafile():
     assert 'old table' not in readme
     table = table_of(readme)
     assert '| Method | Config | Training data | PSNR (Y) | SSIM (Y) | vs input | gain > std ' \
-           '| streaks removed | Training time |' in table
-    assert '| rainy input (no deraining) | - | - | 20.12 | 0.6123 | - | - | 0 % | - |' in table
+           '| streaks taken away | detail error removed | Training time |' in table
+    assert '| rainy input (no deraining) | - | - | 20.12 | 0.6123 | - | - | 0 % | 0 % | - |' \
+        in table
     assert '| NLCL A | [nlcl_demo.py](configs/nlcl_demo.py) | unpaired | 21.50 ± 0.50 | ' \
-           '0.7000 ± 0.0100 | +1.38 dB | yes | 15.0 ± 2.0 % | 1.5 min |' in table
+           '0.7000 ± 0.0100 | +1.38 dB | yes | 30.0 ± 5.0 % | 15.0 ± 2.0 % | 1.5 min |' in table
     # results without the detail-band measurement show '-'
     assert '| NLCL B | [nlcl_demo_cvpr_symmetric.py](configs/demo/nlcl_demo_cvpr_symmetric.py) ' \
-           '| unpaired | 20.50 ± 0.50 | 0.6200 ± 0.0200 | +0.38 dB | no | - | - |' in table
+           '| unpaired | 20.50 ± 0.50 | 0.6200 ± 0.0200 | +0.38 dB | no | - | - | - |' in table
     assert '| Sup | [supervised_demo.py](configs/demo/supervised_demo.py) | paired (supervised) | ' \
-           '25.25 ± 0.25 | 0.8000 ± 0.0100 | +5.13 dB | - | - | - |' in table
+           '25.25 ± 0.25 | 0.8000 ± 0.0100 | +5.13 dB | - | - | - | - |' in table
     assert 'trained with 3 seeds (0, 1, 2)' in table
     assert 'mean ± the sample standard deviation over seeds' in table
     assert 'Differences smaller than the spread (± one standard deviation over seeds) are ' \
@@ -97,6 +100,7 @@ def test_render_puts_every_number_in_the_table_and_metafile():
     assert [m['In Collection'] for m in models] == ['NLCL-TPAMI', 'NLCL', 'NLCL']
     assert models[0]['Results'][0]['Metrics'] == {
         'PSNR (Y)': 21.5, 'PSNR (Y) std': 0.5, 'SSIM (Y)': 0.7, 'SSIM (Y) std': 0.01,
+        'Streaks taken away': 0.3, 'Streaks taken away std': 0.05,
         'Detail-band error removed': 0.15, 'Detail-band error removed std': 0.02}
     assert models[2]['Results'][0]['Metrics'] == {
         'PSNR (Y)': 25.25, 'PSNR (Y) std': 0.25, 'SSIM (Y)': 0.8, 'SSIM (Y) std': 0.01}
@@ -127,7 +131,7 @@ def test_single_seed_results_still_render():
     readme, meta = model_zoo.render(OLD_SAMPLE, README)
     table = table_of(readme)
     assert '| NLCL old | [nlcl_demo.py](configs/nlcl_demo.py) | unpaired | 21.50 | 0.7000 | ' \
-           '+1.38 dB | - | - | 1.5 min |' in table
+           '+1.38 dB | - | - | - | 1.5 min |' in table
     assert 'trained with 1 seed;' in table and '±' not in table.split('| Method')[1]
     doc = yaml.safe_load(meta)
     assert doc['Models'][0]['In Collection'] == 'NLCL-TPAMI'

@@ -35,6 +35,8 @@ Methods (``--only`` takes these names):
   the moving averages of their weights);
 * ``nlcl_identity``: ``configs/demo/nlcl_demo_identity.py`` (plus the identity loss on
   the clean image, beyond the paper);
+* ``nlcl_rain_transplant``: ``configs/demo/nlcl_demo_rain_transplant.py`` (plus the rain
+  transplant loss, beyond the paper);
 * ``nlcl_options_off``: ``configs/demo/nlcl_demo_options_off.py`` (asymmetric layer
   loss, every option beyond the paper off);
 * ``nlcl_learned_heads``: ``configs/demo/nlcl_demo_learned_heads.py`` (the paper's
@@ -82,6 +84,8 @@ METHODS = {
                     'configs/demo/nlcl_demo_no_ema.py', False),
     'nlcl_identity': ('NLCL, recommended plus the identity loss on the clean image',
                       'configs/demo/nlcl_demo_identity.py', False),
+    'nlcl_rain_transplant': ('NLCL, recommended plus the rain transplant loss',
+                             'configs/demo/nlcl_demo_rain_transplant.py', False),
     'nlcl_options_off': ('NLCL, asymmetric layer loss, options beyond the paper off',
                          'configs/demo/nlcl_demo_options_off.py', False),
     'nlcl_learned_heads': ('NLCL, recommended but learned layer heads (paper)',
@@ -216,7 +220,8 @@ def train_and_evaluate(name: str, seed: int, iters: int, work_root: str, reuse: 
         dict: one per-seed row: ``seed``, ``checkpoint`` (relative to the repository),
         ``psnr``, ``ssim``, ``input_psnr``, ``input_ssim``, ``images``, ``iterations``,
         ``detail_removed`` / ``base_removed`` (share of the input's detail-band / base-band
-        error gone, ``tools/error_bands.py``) and ``train_seconds`` (None when unknown).
+        error gone), ``detail_projection`` (share of the streaks' layer taken away; all
+        three from ``tools/error_bands.py``) and ``train_seconds`` (None when unknown).
     """
     _, config, _ = METHODS[name]
     work = seed_work_dir(work_root, name, seed)
@@ -240,6 +245,7 @@ def train_and_evaluate(name: str, seed: int, iters: int, work_root: str, reuse: 
                input_ssim=report['input_ssim'], images=report['images'],
                detail_removed=report.get('detail_removed'),
                base_removed=report.get('base_removed'),
+               detail_projection=report.get('detail_projection'),
                train_seconds=None if train_seconds is None else round(train_seconds, 1))
     print(f'{tag} PSNR {row["psnr"]:.3f}  SSIM {row["ssim"]:.4f}', flush=True)
     return row
@@ -253,8 +259,8 @@ def aggregate(name: str, per_seed_rows: List[dict]) -> dict:
     (sample standard deviations, ddof=1; 0 for a single seed), ``psnr_per_seed`` /
     ``ssim_per_seed``, ``checkpoint`` (the first seed's) and ``checkpoints``,
     ``test_images``, ``input_psnr`` / ``input_ssim`` (the rainy input, the same for
-    every seed), where every seed has them ``detail_removed`` / ``base_removed`` (means)
-    with ``_std`` and ``_per_seed``, and, where the runs' times are known,
+    every seed), where every seed has them ``detail_removed`` / ``base_removed`` /
+    ``detail_projection`` (means) with ``_std`` and ``_per_seed``, and, where the runs' times are known,
     ``train_seconds`` (mean time of one run), ``train_seconds_total`` and
     ``train_seconds_per_seed``.
     """
@@ -272,7 +278,7 @@ def aggregate(name: str, per_seed_rows: List[dict]) -> dict:
                ssim=sum(ssims) / len(ssims), ssim_std=sample_std(ssims),
                psnr_per_seed=psnrs, ssim_per_seed=ssims, test_images=first['images'],
                input_psnr=first['input_psnr'], input_ssim=first['input_ssim'])
-    for key in ('detail_removed', 'base_removed'):
+    for key in ('detail_removed', 'base_removed', 'detail_projection'):
         values = [r.get(key) for r in per_seed_rows]
         if all(v is not None for v in values):
             values = [float(v) for v in values]

@@ -74,6 +74,10 @@ def y_metrics(pred, clean):
     return float(psnr(pred, clean, **kw)), float(ssim(pred, clean, **kw))
 
 
+#: What :func:`evaluate` reports of the error bands (see :func:`error_bands.band_removal`).
+BAND_KEYS = ('detail_removed', 'base_removed', 'detail_projection')
+
+
 def evaluate(models, test_root, inputs='input', targets='target'):
     """Mean PSNR/SSIM (Y) per model and the outputs, over the test split.
 
@@ -83,16 +87,17 @@ def evaluate(models, test_root, inputs='input', targets='target'):
             twins (``targets``), under the same names.
 
     Returns:
-        (list[dict], dict): one row per model (label, psnr, ssim, detail_removed,
-        base_removed: means, with per-image lists) and
+        (list[dict], dict): one row per model (label, psnr, ssim and the
+        ``BAND_KEYS``: means, with per-image lists) and
         ``{image name: [rainy, output of each model..., clean]}``. ``detail_removed`` /
         ``base_removed``: the share of the input's detail-band (streaks) / base-band
-        (haze, tone) error gone from the output (:func:`error_bands.band_removal`, sigma 3).
+        (haze, tone) error gone from the output; ``detail_projection``: the share of the
+        streaks' layer taken away (:func:`error_bands.band_removal`, sigma 3).
     """
     from error_bands import band_removal
 
     from nlcl_plugin.image_io import read_image
-    rows = [dict(label=label, psnr=[], ssim=[], detail_removed=[], base_removed=[])
+    rows = [dict(label=label, psnr=[], ssim=[], **{k: [] for k in BAND_KEYS})
             for label, _ in models]
     pictures = {}
     for name in test_pairs(test_root, inputs):
@@ -112,7 +117,7 @@ def evaluate(models, test_root, inputs='input', targets='target'):
     for row in rows:
         row['images'] = len(row['psnr'])
         row['psnr_per_image'], row['ssim_per_image'] = row['psnr'], row['ssim']
-        for key in ('detail_removed', 'base_removed'):
+        for key in BAND_KEYS:
             row[f'{key}_per_image'] = row[key]
             row[key] = sum(row[key]) / row['images']
         row['psnr'] = sum(row['psnr']) / row['images']
@@ -194,17 +199,18 @@ def main(argv=None):
     print()
     print(f'Demo test split: {n} paired images under {test_root}')
     print(f'CPU: {describe_cpu()}')
-    print(f'| {"model":<24} | PSNR (Y) | SSIM (Y) |  vs input | streaks removed | '
-          'haze removed |')
-    print(f'| {"-" * 24} | -------- | -------- | --------- | --------------- | '
-          '------------ |')
+    print(f'| {"model":<24} | PSNR (Y) | SSIM (Y) |  vs input | streaks taken away | '
+          'detail error removed | haze error removed |')
+    print(f'| {"-" * 24} | -------- | -------- | --------- | ------------------ | '
+          '-------------------- | ------------------ |')
     for row in rows:
         gain = row['psnr'] - rows[0]['psnr']
         print(f'| {row["label"]:<24} | {row["psnr"]:8.3f} | {row["ssim"]:8.4f} | '
-              f'{gain:+6.2f} dB | {100 * row["detail_removed"]:13.1f} % | '
-              f'{100 * row["base_removed"]:10.1f} % |')
-    print('streaks / haze removed: share of the input\'s error (Y) gone from the output in '
-          'the detail band / base band (tools/error_bands.py)')
+              f'{gain:+6.2f} dB | {100 * row["detail_projection"]:16.1f} % | '
+              f'{100 * row["detail_removed"]:18.1f} % | {100 * row["base_removed"]:16.1f} % |')
+    print('streaks taken away: how far the output moved along the input\'s detail-band error '
+          '(Y); detail / haze error removed: the share of the input\'s error gone from the '
+          'output in the detail / base band (tools/error_bands.py)')
     print()
     print(f'  this run: {ckpt}')
     if shipped:
@@ -224,7 +230,7 @@ def main(argv=None):
     report = dict(checkpoint=ckpt, weights='raw' if args.raw_weights else 'default', images=n, cpu=describe_cpu(),
                   input_psnr=rows[0]['psnr'], input_ssim=rows[0]['ssim'],
                   psnr=run_row['psnr'], ssim=run_row['ssim'],
-                  detail_removed=run_row['detail_removed'], base_removed=run_row['base_removed'],
+                  **{k: run_row[k] for k in BAND_KEYS},
                   shipped=shipped, official=official, rows=rows)
     with open(osp.join(args.work_dir, 'demo_report.json'), 'w') as f:
         json.dump(report, f, indent=2)

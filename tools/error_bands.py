@@ -22,7 +22,9 @@ With ``--outputs DIR [DIR ...]`` (a model's results under the same file names, e
 ``tools/derain.py``) it also measures what each model removed, band by band: the share of
 the input's detail-band error (streaks) and of its base-band error (haze, tone) that is
 gone from the output, on Y, ``1 - rms(band(output - B)) / rms(band(O - B))`` (1: all of
-it; 0: as much as in the input; below 0: the model added error in that band).
+it; 0: as much as in the input; below 0: the model added error in that band), and how far
+the output moved along the input's detail-band error (its projection: the part of the
+streaks' layer taken away, whatever else changed in the band).
 """
 import argparse
 import json
@@ -64,7 +66,12 @@ def band_removal(rainy, output, clean, sigma=3.0):
 
     Returns:
         dict: ``detail_removed`` and ``base_removed`` (1 - rms of the output's error in that
-        band over the input's; nan where the input has no error in the band).
+        band over the input's; nan where the input has no error in the band), and
+        ``detail_projection``: how far the output moved along the input's detail-band
+        error, <detail(O - output), detail(O - B)> / |detail(O - B)|^2 (1: all of the
+        streaks' layer taken away, whatever else changed; 0: none of it). The first
+        counts every change the output makes in the band, the second only the part along
+        the streaks.
     """
     import numpy as np
     w = np.asarray(Y_WEIGHTS)
@@ -75,6 +82,10 @@ def band_removal(rainy, output, clean, sigma=3.0):
         rms_in = float(np.sqrt(np.mean((e_in @ w) ** 2)))
         rms_out = float(np.sqrt(np.mean((e_out @ w) ** 2)))
         out[f'{name}_removed'] = 1.0 - rms_out / rms_in if rms_in > 0 else float('nan')
+    d_in, d_out = detail_in @ w, detail_out @ w
+    energy = float(np.sum(d_in ** 2))
+    out['detail_projection'] = (float(np.sum((d_in - d_out) * d_in)) / energy if energy > 0
+                                else float('nan'))
     return out
 
 
@@ -218,13 +229,14 @@ def main(argv=None):
         print('\nWhat each model removed: the share of the input\'s error (Y) gone from its '
               'output, in the detail band (streaks) and the base band (haze, tone), sigma 3')
         print('| outputs | PSNR (Y) | SSIM (Y) | detail-band error removed | '
-              'base-band error removed |')
-        print('| --- | ---: | ---: | ---: | ---: |')
+              'base-band error removed | detail-band error taken away along it |')
+        print('| --- | ---: | ---: | ---: | ---: | ---: |')
         labels = args.labels or args.outputs
         for label, (folder, r) in zip(labels, removed.items()):
             m = r['mean']
             print(f"| {label} | {m['psnr']:.2f} | {m['ssim']:.4f} | "
-                  f"{100 * m['detail_removed']:.1f} % | {100 * m['base_removed']:.1f} % |")
+                  f"{100 * m['detail_removed']:.1f} % | {100 * m['base_removed']:.1f} % | "
+                  f"{100 * m['detail_projection']:.1f} % |")
     if args.figure:
         names = args.figure_images or sorted(os.listdir(inputs))[:2]
         band_figure(inputs, targets, args.outputs, args.labels or args.outputs, names,

@@ -100,15 +100,15 @@ def gain_flag(method: dict, input_psnr: float) -> str:
     return 'yes' if stats['psnr'] - input_psnr > stats['psnr_std'] else 'no'
 
 
-def streaks_cell(method: dict, seeds: int) -> str:
-    """The share of the input's detail-band error removed, in %, mean ± std over seeds
+def share_cell(method: dict, key: str, seeds: int) -> str:
+    """A share (``detail_projection``, ``detail_removed``) in %, mean ± std over seeds
     (``-`` for results files without it)."""
-    if method.get('detail_removed') is None:
+    if method.get(key) is None:
         return '-'
-    mean = 100 * method['detail_removed']
+    mean = 100 * method[key]
     if seeds < 2:
         return f'{mean:.1f} %'
-    return f"{mean:.1f} ± {100 * method.get('detail_removed_std', 0.0):.1f} %"
+    return f"{mean:.1f} ± {100 * method.get(f'{key}_std', 0.0):.1f} %"
 
 
 def released_table(released) -> list:
@@ -155,10 +155,10 @@ def readme_table(res: dict, released=()) -> str:
         'differences.',
         '',
         '| Method | Config | Training data | PSNR (Y) | SSIM (Y) | vs input | gain > std '
-        '| streaks removed | Training time |',
-        '| --- | --- | --- | ---: | ---: | ---: | :---: | ---: | ---: |',
+        '| streaks taken away | detail error removed | Training time |',
+        '| --- | --- | --- | ---: | ---: | ---: | :---: | ---: | ---: | ---: |',
         f"| rainy input (no deraining) | - | - | {in_psnr:.2f} | {in_ssim:.4f} | - | - | 0 % "
-        "| - |",
+        "| 0 % | - |",
     ]
     for m in res['methods']:
         st = method_stats(m)
@@ -170,13 +170,16 @@ def readme_table(res: dict, released=()) -> str:
             f"{_mean_std(st['psnr'], st['psnr_std'], st['seeds'], 2)} | "
             f"{_mean_std(st['ssim'], st['ssim_std'], st['seeds'], 4)} | "
             f"{st['psnr'] - in_psnr:+.2f} dB | {gain_flag(m, in_psnr)} | "
-            f"{streaks_cell(m, st['seeds'])} | {time_cell} |")
+            f"{share_cell(m, 'detail_projection', st['seeds'])} | "
+            f"{share_cell(m, 'detail_removed', st['seeds'])} | {time_cell} |")
     lines += ['', 'vs input: mean PSNR gain over the rainy input. gain > std: for each NLCL '
               'method, whether that gain is larger than the method\'s own standard deviation '
-              'over seeds (`-`: supervised reference, or a single seed). Streaks removed: the '
-              'share of the rainy input\'s error in the detail band (streaks; Y, Gaussian '
-              'σ 3, `tools/error_bands.py`) that is gone from the output, mean over the test '
-              'images (below 0: the output adds detail-band error, e.g. sharpening halos). '
+              'over seeds (`-`: supervised reference, or a single seed). Streaks taken away: '
+              'how far the output moved along the rainy input\'s error in the detail band '
+              '(the streaks\' layer; Y, Gaussian σ 3, `tools/error_bands.py`), whatever else '
+              'it changed; detail error removed: the share of that error gone from the output, '
+              'every change counted (below 0: the output adds detail-band error, e.g. '
+              'sharpening halos); both means over the test images. '
               'Training time: mean wall-clock time of one run.',
               '', 'Results file: `results/demo_comparison.json`. Checkpoints are written '
               'under `work_dirs/demo_comparison/` by the command above (they are not '
@@ -193,9 +196,11 @@ def metafile(res: dict, released=()) -> dict:
         st = method_stats(m)
         metrics = {'PSNR (Y)': round(st['psnr'], 4), 'PSNR (Y) std': round(st['psnr_std'], 4),
                    'SSIM (Y)': round(st['ssim'], 4), 'SSIM (Y) std': round(st['ssim_std'], 4)}
-        if m.get('detail_removed') is not None:
-            metrics['Detail-band error removed'] = round(m['detail_removed'], 4)
-            metrics['Detail-band error removed std'] = round(m.get('detail_removed_std', 0.0), 4)
+        for key, name in (('detail_projection', 'Streaks taken away'),
+                          ('detail_removed', 'Detail-band error removed')):
+            if m.get(key) is not None:
+                metrics[name] = round(m[key], 4)
+                metrics[f'{name} std'] = round(m.get(f'{key}_std', 0.0), 4)
         models.append({
             'Config': m['config'],
             'In Collection': _collection(m),

@@ -130,9 +130,9 @@ def checkpoints(work_dir):
 
 def checkpoint_scores(work_dir, root, what, ema=None, inputs='input', targets='target'):
     """PSNR/SSIM (Y) of every checkpoint's G_B (``ema``: as :meth:`Derainer.from_checkpoints`)
-    on the rainy images ``root/inputs`` against their twins ``root/targets``, and the
-    share of the input's detail-band (streaks) error it removed (``streaks_removed``,
-    ``tools/error_bands.py``)."""
+    on the rainy images ``root/inputs`` against their twins ``root/targets``, the share of
+    the streaks' layer it took away (``streaks_taken_away``) and of the input's
+    detail-band error it removed (``detail_removed``; ``tools/error_bands.py``)."""
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
     from demo_report import evaluate
 
@@ -142,10 +142,12 @@ def checkpoint_scores(work_dir, root, what, ema=None, inputs='input', targets='t
         rows, _ = evaluate([(what, Derainer.from_checkpoints(path, ema=ema))], root, inputs,
                            targets)
         out.append(dict(step=int(osp.basename(path)[5:-4]), PSNR=rows[0]['psnr'],
-                        SSIM=rows[0]['ssim'], streaks_removed=rows[0]['detail_removed']))
+                        SSIM=rows[0]['ssim'], streaks_taken_away=rows[0]['detail_projection'],
+                        detail_removed=rows[0]['detail_removed']))
         print(f'{osp.basename(path)} {what}: PSNR {out[-1]["PSNR"]:.3f} '
-              f'SSIM {out[-1]["SSIM"]:.4f} streaks removed '
-              f'{100 * out[-1]["streaks_removed"]:.1f} %', flush=True)
+              f'SSIM {out[-1]["SSIM"]:.4f} streaks taken away '
+              f'{100 * out[-1]["streaks_taken_away"]:.1f} % detail error removed '
+              f'{100 * out[-1]["detail_removed"]:.1f} %', flush=True)
     return out
 
 
