@@ -217,3 +217,21 @@ def test_low_lr_long_schedule_continues_the_demo_schedule():
             sched.step()
     assert rates[:250] == [1.0] * 250
     assert all(abs(r - 1 / 11) < 1e-9 for r in rates[299:])
+
+
+def test_longer_supervised_schedules_are_the_reference_trained_longer():
+    """supervised_demo_long.py / _20k.py: the supervised reference with a longer schedule
+    (constant rate, a linear decay over its end) and nothing else changed."""
+    from mmengine.config import Config
+    ref = Config.fromfile(osp.join(REPO, 'configs/demo/supervised_demo.py'))
+    for name, iters, decay in (('supervised_demo_long.py', 3000, 500),
+                               ('supervised_demo_20k.py', 20000, 2000)):
+        cfg = Config.fromfile(osp.join(REPO, 'configs/demo', name))
+        assert cfg.model.to_dict() == ref.model.to_dict()
+        assert cfg.train_dataloader.to_dict() == ref.train_dataloader.to_dict()
+        assert cfg.optim_wrapper.to_dict() == ref.optim_wrapper.to_dict()
+        assert cfg.train_cfg.max_iters == iters
+        const, linear = cfg.param_scheduler
+        assert (const.type, const.end) == ('ConstantLR', iters - decay)
+        assert (linear.type, linear.begin, linear.end) == ('LinearLR', iters - decay, iters)
+        assert linear.end_factor == pytest.approx(1 / 11)

@@ -28,7 +28,8 @@ def test_config_loads_and_model_builds(path):
     if cfg.model.type == 'NLCL':
         assert sum(p.numel() for p in model.discriminator.parameters()) == 2764737
     else:  # the supervised reference: G_B alone
-        assert osp.basename(path) == 'supervised_demo.py' and cfg.model.type == 'BaseEditModel'
+        assert osp.basename(path).startswith('supervised_demo') \
+            and cfg.model.type == 'BaseEditModel'
     assert cfg.train_cfg.max_iters > 0
 
 
