@@ -71,6 +71,10 @@ def test_configs_load():
     tp = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_rain_transplant'][1])).model
     assert tp.pop('transplant_loss') == dict(type='RainTransplantLoss', loss_weight=5.0)
     assert tp.to_dict() == rec_cfg.model.to_dict()
+    long_tp = Config.fromfile(osp.join(REPO, 'configs/nlcl_demo_long_transplant.py'))
+    assert long_tp.model.pop('transplant_loss') == dict(type='RainTransplantLoss', loss_weight=5.0)
+    assert long_tp.model.to_dict() == long_plain.model.to_dict()
+    assert long_tp.param_scheduler == long_plain.param_scheduler
     # the layer-loss ablation differs in the layer loss alone, and is the CVPR loss
     sym = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_symmetric_layer'][1])).model
     cvpr = Config.fromfile(osp.join(REPO, 'configs/nlcl_cvpr_symmetric.py')).model
