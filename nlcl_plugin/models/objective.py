@@ -355,8 +355,8 @@ class NLCLObjective(nn.Module):
         Returns:
             dict: ``loss_gan``, ``loss_loc``, ``loss_layer``, ``loss_consistency``,
             ``loss_sparsity`` and, with an identity loss, ``loss_identity``, with a
-            transplant loss, ``loss_transplant`` (scalars with grad). Use :meth:`layer_floor` for logging the layer loss's distance to its
-            minimum.
+            transplant loss, ``loss_transplant`` (scalars with grad). Use
+            :meth:`layer_floor` for logging the layer loss's distance to its minimum.
         """
         if self.needs_identity and (clean is None or identity is None):
             raise ValueError(('loc_identity=True' if self.loc_identity else 'identity_loss')
