@@ -54,34 +54,62 @@ def test_layout_counts_and_sizes(built):
 
 def test_test_split_is_paired(built):
     inputs, targets = _pngs(built['test_input']), _pngs(built['test_target'])
-    assert inputs == targets and 3 <= len(inputs) <= 10
+    assert inputs == targets and 12 <= len(inputs) <= 40
     for name in inputs:
         rainy = cv2.imread(osp.join(built['test_input'], name))
         clean = cv2.imread(osp.join(built['test_target'], name))
         assert rainy.shape == clean.shape
         assert 256 <= rainy.shape[0] <= 384 and 256 <= rainy.shape[1] <= 384
         diff = rainy.astype(int) - clean.astype(int)
-        assert diff.max() > 20 and abs(diff).mean() > 1  # the rain is there
+        assert diff.max() > 20 and (abs(diff).max(axis=2) > 3).mean() > 0.002  # rain is there
 
 
 def test_rainy_images_are_their_recorded_rain_scenes(built):
     """Each rainy image is re-rendered exactly from the scene the manifest records."""
     import numpy as np
 
-    from nlcl_plugin.data.rain_renderer import RainScene, render_scene, sample_scene
+    from nlcl_plugin.data.rain_kinds import sample_kind
+    from nlcl_plugin.data.rain_renderer import RainScene, render_scene
     with open(built['manifest']) as f:
         manifest = json.load(f)
     tests = [e for e in manifest['images'] if e['split'] == 'test']
     assert tests
     for entry in tests:
         rng = np.random.default_rng(entry['seed'])
-        scene = sample_scene(rng)
+        scene = sample_kind(rng, entry['rain_kind'])
         assert scene == RainScene.from_dict(entry['rain'])
-        assert 1 <= len(scene.layers) <= 3 and 0 <= scene.haze <= 0.12
+        assert 1 <= len(scene.layers) <= 3 and 0 <= scene.haze <= 0.15
         clean = cv2.imread(osp.join(built['root'], entry['target']))[:, :, ::-1]
         rainy = cv2.imread(osp.join(built['root'], entry['file']))[:, :, ::-1]
         expected, _ = render_scene(np.ascontiguousarray(clean), scene, seed=rng)
         assert np.array_equal(rainy, expected)
+
+
+def test_rain_kinds_split_between_training_and_test(built):
+    """Training crops hold only the training kinds; every test crop comes in every kind,
+    the held-out one included, over the same clean crop; rain_kinds reads them back."""
+    from nlcl_plugin.data.rain_kinds import HELD_OUT_KINDS, RAIN_KINDS, TRAIN_KINDS
+    with open(built['manifest']) as f:
+        entries = json.load(f)['images']
+    train = [e for e in entries if e['split'] == 'train_rainy']
+    test = [e for e in entries if e['split'] == 'test']
+    assert HELD_OUT_KINDS and not set(HELD_OUT_KINDS) & set(TRAIN_KINDS)
+    assert {e['rain_kind'] for e in train} == set(TRAIN_KINDS)
+    assert {e['rain_kind'] for e in test} == set(RAIN_KINDS)
+    assert {e['rain']['haze'] > 0 for e in train} == {True, False}  # haze on and off
+    by_crop = {}
+    for e in test:
+        by_crop.setdefault((e['source'], tuple(e['crop_top_left_hw'])), []).append(e)
+    for group in by_crop.values():
+        assert sorted(e['rain_kind'] for e in group) == sorted(RAIN_KINDS)
+        targets = {open(osp.join(built['root'], e['target']), 'rb').read() for e in group}
+        assert len(targets) == 1  # one clean crop, rendered in each kind
+        for e in group:
+            assert osp.basename(e['file']).endswith(f"_{e['rain_kind']}.png")
+    kinds = demo_data.rain_kinds(built['root'])
+    assert {kinds[n] for n in _pngs(built['test_input'])} == set(RAIN_KINDS)
+    assert {kinds[n] for n in _pngs(built['train_rainy'])} == set(TRAIN_KINDS)
+    assert demo_data.rain_kinds(built['train_clean']) == {}  # no manifest there
 
 
 def test_train_targets_are_the_clean_rainy_crops(built):

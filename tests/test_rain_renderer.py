@@ -179,3 +179,34 @@ def test_render_scene_rejects_bad_input():
         render_scene(np.zeros((8, 8, 3), np.uint8), RainScene(layers=()))
     with pytest.raises(ValueError, match='haze'):
         render_scene(np.zeros((8, 8, 3), np.uint8), RainScene(layers=(RainStyle(),), haze=1.0))
+
+
+def test_additive_and_screen_composites_match_their_equations():
+    """'additive': O = clip(B_h + L sum a_i); 'screen': O = 1 - (1 - B_h) prod(1 - L a_i),
+    each a_i being the same drops' layer as in the 'alpha' composite."""
+    from nlcl_plugin.data.rain_renderer import RainScene, render_scene
+    rng = np.random.default_rng(1)
+    clean = rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)
+    style = RainStyle(angle_deg=-8.0, length=12.0, width=1.5, density=0.01, brightness=0.7,
+                      blend='screen', blur_sigma=0.5, threshold=0.1)
+    gen = np.random.default_rng(9)
+    _, a1 = render_rain(np.zeros_like(clean), **style.as_kwargs(), seed=gen)
+    _, a2 = render_rain(np.zeros_like(clean), **style.as_kwargs(), seed=gen)
+    a1, a2 = a1[:, :, :1], a2[:, :, :1]
+    b_h = 0.9 * (clean / 255.0) + 0.1 * 0.8
+    for composite, expected, layer in (
+            ('additive', np.clip(b_h + 0.95 * (a1 + a2), 0, 1), 0.95 * (a1 + a2)),
+            ('screen', 1 - (1 - b_h) * (1 - 0.95 * a1) * (1 - 0.95 * a2),
+             1 - (1 - 0.95 * a1) * (1 - 0.95 * a2))):
+        scene = RainScene(layers=(style, style), haze=0.1, airlight=0.8, radiance=0.95,
+                          composite=composite)
+        rainy, out_layer = render_scene(clean, scene, seed=9)
+        assert np.abs(rainy / 255.0 - expected).max() <= 0.5 / 255 + 1e-5, composite
+        np.testing.assert_allclose(out_layer, layer[:, :, 0], atol=1e-5)
+        assert RainScene.from_dict(scene.as_dict()) == scene
+    # manifests written before the composite field existed read as 'alpha'
+    old = RainScene(layers=(style,)).as_dict()
+    del old['composite']
+    assert RainScene.from_dict(old).composite == 'alpha'
+    with pytest.raises(ValueError, match='composite'):
+        render_scene(clean, RainScene(layers=(style,), composite='multiply'))

@@ -7,7 +7,8 @@ photographs are split three ways, so that no photograph (nor a view of the same 
 appears in two splits:
 
 * ``train_rainy/``: random crops of *astronaut*, *motorcycle* (both stereo views) and
-  *china*, each with its own randomly drawn rain scene (12 crops per photo, 256-352 px);
+  *china*, each with its own randomly drawn rain scene of a kind drawn from
+  :data:`~.rain_kinds.TRAIN_KINDS` (12 crops per photo, 256-352 px);
 * ``train_clean/``: random crops of *coffee*, *grace_hopper* and *flower*, clean (12 per
   photo; names unrelated to the rainy ones: the data is unpaired). Rainy and clean
   crops are natural photos of the same kind (people, objects, scenery), as they are when
@@ -16,13 +17,17 @@ appears in two splits:
 * ``train_target/``: the clean originals of the ``train_rainy/`` crops, with the same
   names. NLCL never reads them; they only feed the *supervised* reference (the same
   generator trained on rainy/clean pairs, the upper bound of an unsupervised method);
-* ``test/input/`` + ``test/target/``: 256x256 crops of *chelsea* and *rocket*, rainy
-  and clean with the same basenames (5 pairs), the layout MMagic's
-  ``BasicImageDataset`` reads with ``data_prefix=dict(img='input', gt='target')``.
+* ``test/input/`` + ``test/target/``: 256x256 crops of *chelsea* and *rocket* (5
+  crops), each rendered in every rain kind, the held-out kind included
+  (``<photo>_<k>_<kind>.png``, 20 pairs), rainy and clean with the same basenames, the
+  layout MMagic's ``BasicImageDataset`` reads with
+  ``data_prefix=dict(img='input', gt='target')``.
 
-The rain is :func:`~nlcl_plugin.data.rain_renderer.render_scene`: thin, semi-transparent
-streaks in one to three depth layers of varied density, angle and length, over a light
-haze. Every crop position and rain parameter comes from a seeded numpy Generator, so a
+The rain comes in kinds (:mod:`~nlcl_plugin.data.rain_kinds`): thin semi-transparent
+streaks in depth layers, crisp additive streaks, drops, and (held out of training, in
+the test split only) soft motion-blurred streaks blended like a screen; each scene is
+hazy or not. :func:`rain_kinds` reads which kind each image holds. Every crop position
+and rain parameter comes from a seeded numpy Generator, so a
 build is byte-for-byte reproducible for given package files. ``manifest.json`` records
 the generator version, the seeds and the per-image rain scenes; it is written last,
 after the image folders have been moved into place from a private staging folder, so an
@@ -50,12 +55,14 @@ import cv2
 import numpy as np
 
 from ..image_io import read_image
-from .rain_renderer import render_scene, sample_scene
+from .rain_kinds import RAIN_KINDS, sample_kind, sample_training_kind
+from .rain_renderer import render_scene
 
-__all__ = ['DEMO_DATA_VERSION', 'DEMO_SOURCES', 'PHOTO_FILES', 'prepare_demo_data', 'main']
+__all__ = ['DEMO_DATA_VERSION', 'DEMO_SOURCES', 'PHOTO_FILES', 'prepare_demo_data', 'rain_kinds',
+           'main']
 
 #: Bump whenever the generated content would change (sources, crops, renderer).
-DEMO_DATA_VERSION = 3
+DEMO_DATA_VERSION = 4
 DEFAULT_SEED = 0
 GENERATOR = 'nlcl_plugin.data.demo_data'
 
@@ -140,8 +147,8 @@ def _load_source(name: str) -> np.ndarray:
     return img
 
 
-def _item_seed(seed: int, split: str, photo_idx: int, k: int) -> int:
-    state = np.random.SeedSequence([seed, _SPLIT_IDS[split], photo_idx, k])
+def _item_seed(seed: int, split: str, photo_idx: int, k: int, *more: int) -> int:
+    state = np.random.SeedSequence([seed, _SPLIT_IDS[split], photo_idx, k, *more])
     return int(state.generate_state(1, dtype=np.uint32)[0])
 
 
@@ -200,8 +207,9 @@ def _build(staging: str, seed: int) -> List[dict]:
                 if split == 'train_rainy':
                     entry['target'] = f'train_target/{base}'
                     entry['target_bytes'] = _write_png(osp.join(staging, entry['target']), img)
-                    scene = sample_scene(rng)
+                    kind, scene = sample_training_kind(rng)
                     img, _ = render_scene(img, scene, seed=rng)
+                    entry['rain_kind'] = kind
                     entry['rain'] = scene.as_dict()
                 rel = f'{split}/{base}'
                 entry['file'] = rel
@@ -211,21 +219,47 @@ def _build(staging: str, seed: int) -> List[dict]:
     for p_idx, name in enumerate(DEMO_SOURCES['test']):
         photo = _load_source(name)
         for k, box in enumerate(_test_crop_boxes(photo.shape)):
-            item_seed = _item_seed(seed, 'test', p_idx, k)
-            rng = np.random.default_rng(item_seed)
             clean = _crop(photo, box)
-            scene = sample_scene(rng)
-            rainy, _ = render_scene(clean, scene, seed=rng)
-            base = f'{name}_{k:02d}.png'
-            entries.append({
-                'split': 'test', 'source': name, 'crop_top_left_hw': list(box),
-                'seed': item_seed, 'rain': scene.as_dict(),
-                'file': f'test/input/{base}',
-                'bytes': _write_png(osp.join(staging, 'test', 'input', base), rainy),
-                'target': f'test/target/{base}',
-                'target_bytes': _write_png(osp.join(staging, 'test', 'target', base), clean),
-            })
+            for j, kind in enumerate(RAIN_KINDS):
+                item_seed = _item_seed(seed, 'test', p_idx, k, j)
+                rng = np.random.default_rng(item_seed)
+                scene = sample_kind(rng, kind)
+                rainy, _ = render_scene(clean, scene, seed=rng)
+                base = f'{name}_{k:02d}_{kind}.png'
+                entries.append({
+                    'split': 'test', 'source': name, 'crop_top_left_hw': list(box),
+                    'seed': item_seed, 'rain_kind': kind, 'rain': scene.as_dict(),
+                    'file': f'test/input/{base}',
+                    'bytes': _write_png(osp.join(staging, 'test', 'input', base), rainy),
+                    'target': f'test/target/{base}',
+                    'target_bytes': _write_png(osp.join(staging, 'test', 'target', base),
+                                               clean),
+                })
     return entries
+
+
+def rain_kinds(root: str) -> Dict[str, str]:
+    """The rain kind of every rainy image of a demo data folder, from its manifest.
+
+    Args:
+        root (str): The demo data folder (holding ``manifest.json``).
+
+    Returns:
+        dict: image basename (e.g. ``'rocket_01_drops.png'`` or
+        ``'rain_china_03.png'``) -> kind (one of
+        :data:`~.rain_kinds.RAIN_KINDS`); empty when the folder has no manifest or the
+        manifest records no kinds (data written before rain kinds existed).
+    """
+    try:
+        with open(osp.join(root, MANIFEST)) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    kinds = {}
+    for entry in manifest.get('images', []) if isinstance(manifest, dict) else []:
+        if isinstance(entry, dict) and 'rain_kind' in entry and 'file' in entry:
+            kinds[osp.basename(entry['file'])] = entry['rain_kind']
+    return kinds
 
 
 def _manifest_matches(root: str, seed: int) -> bool:

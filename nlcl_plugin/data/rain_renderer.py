@@ -35,10 +35,12 @@ from typing import Any, Dict, Optional, Tuple, Union
 import cv2
 import numpy as np
 
-__all__ = ['BLEND_MODES', 'RainScene', 'RainStyle', 'motion_kernel', 'render_rain', 'render_scene',
-           'sample_scene', 'sample_style']
+__all__ = ['BLEND_MODES', 'COMPOSITE_MODES', 'RainScene', 'RainStyle', 'motion_kernel',
+           'render_rain', 'render_scene', 'sample_scene', 'sample_style']
 
 BLEND_MODES = ('additive', 'screen')
+#: How :func:`render_scene` lays a scene's streak layers over the background.
+COMPOSITE_MODES = ('alpha', 'additive', 'screen')
 
 SeedLike = Union[int, np.integer, np.random.Generator, None]
 
@@ -265,33 +267,42 @@ class RainScene:
     """Rain as it is photographed: several streak layers at different depths, and haze.
 
     Each layer is a :class:`RainStyle` (far layers: short, thin, faint and dense; near
-    layers: long, wider, more opaque and sparse). The streaks are semi-transparent:
-    each layer's value is an opacity ``a`` in ``[0, brightness]``, composited over the
-    background with the streaks' own radiance ``radiance`` (``O = (1 - a) B + a L``).
-    Haze (the veil of distant rain and spray) blends the background towards an
-    airlight ``A`` first: ``B_h = (1 - haze) B + haze A``.
+    layers: long, wider, more opaque and sparse) whose value ``a_i`` lies in
+    ``[0, brightness]``. Haze (the veil of distant rain and spray) blends the background
+    towards an airlight ``A`` first: ``B_h = (1 - haze) B + haze A``. The layers are then
+    laid over ``B_h`` in one of three ways (``composite``), with the streaks' radiance
+    ``L``:
+
+    * ``'alpha'``: semi-transparent streaks, ``a_i`` an opacity:
+      ``O = (1 - a) B_h + a L`` with ``a = 1 - prod_i (1 - a_i)``;
+    * ``'additive'``: the streaks add light, ``O = clip(B_h + L sum_i a_i, 0, 1)`` (the
+      Rain100-style synthetic rain);
+    * ``'screen'``: ``O = 1 - (1 - B_h) prod_i (1 - L a_i)`` (Photoshop's screen blend).
 
     Attributes:
         layers (tuple[RainStyle, ...]): Streak layers, far to near (``blend`` unused).
         haze (float): Haze opacity in [0, 1).
         airlight (float): Haze intensity A in [0, 1].
         radiance (float): Streak intensity L in [0, 1].
+        composite (str): One of :data:`COMPOSITE_MODES` (default ``'alpha'``).
     """
 
     layers: Tuple[RainStyle, ...]
     haze: float = 0.0
     airlight: float = 0.9
     radiance: float = 1.0
+    composite: str = 'alpha'
 
     def as_dict(self) -> Dict[str, Any]:
         """JSON-serialisable description (``RainScene.from_dict`` reads it back)."""
         return dict(layers=[layer.as_kwargs() for layer in self.layers], haze=self.haze,
-                    airlight=self.airlight, radiance=self.radiance)
+                    airlight=self.airlight, radiance=self.radiance, composite=self.composite)
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> 'RainScene':
         return cls(layers=tuple(RainStyle(**layer) for layer in d['layers']),
-                   haze=d['haze'], airlight=d['airlight'], radiance=d['radiance'])
+                   haze=d['haze'], airlight=d['airlight'], radiance=d['radiance'],
+                   composite=d.get('composite', 'alpha'))
 
 
 #: Ranges of :func:`sample_scene`'s layers, far to near: (length, width, log10 density,
@@ -350,9 +361,9 @@ def render_scene(clean: np.ndarray, scene: RainScene,
                  seed: SeedLike = None) -> Tuple[np.ndarray, np.ndarray]:
     """Render a :class:`RainScene` onto a clean image.
 
-    With ``B = clean / 255``, ``B_h = (1 - haze) B + haze A`` and the layers' opacities
-    combined as ``a = 1 - prod_i (1 - a_i)``, the rainy image is
-    ``round(255 * ((1 - a) B_h + a L))`` (float32).
+    With ``B = clean / 255`` and ``B_h = (1 - haze) B + haze A``, the rainy image is
+    ``round(255 * clip(O, 0, 1))`` with ``O`` composited as the scene says
+    (:class:`RainScene`; float32).
 
     Args:
         clean (np.ndarray): uint8 background (H, W, 3).
@@ -361,7 +372,9 @@ def render_scene(clean: np.ndarray, scene: RainScene,
 
     Returns:
         tuple[np.ndarray, np.ndarray]: the uint8 rainy image (H, W, 3) and the float32
-        streak opacity ``a`` (H, W).
+        streak layer (H, W): the combined opacity ``a`` (``'alpha'``), the added light
+        ``L sum_i a_i`` (``'additive'``) or the screened light
+        ``1 - prod_i (1 - L a_i)`` (``'screen'``).
     """
     if not isinstance(clean, np.ndarray) or clean.dtype != np.uint8 or clean.ndim != 3 \
             or clean.shape[2] != 3 or clean.size == 0:
@@ -375,9 +388,13 @@ def render_scene(clean: np.ndarray, scene: RainScene,
         raise ValueError(f'haze must be in [0, 1), got {haze}')
     airlight = _check_number('airlight', scene.airlight, 0.0, 1.0)
     radiance = _check_number('radiance', scene.radiance, 0.0, 1.0)
+    if scene.composite not in COMPOSITE_MODES:
+        raise ValueError(f'composite must be one of {COMPOSITE_MODES}, got {scene.composite!r}')
     rng = _make_rng(seed)
     h, w = clean.shape[:2]
-    transmission = np.ones((h, w), np.float32)
+    # 'alpha': prod(1 - a_i); 'screen': prod(1 - L a_i); 'additive': sum(a_i)
+    total = np.zeros((h, w), np.float32) if scene.composite == 'additive' else \
+        np.ones((h, w), np.float32)
     for style in scene.layers:
         _check_number('density', style.density, 0.0, 1.0, low_open=True)
         _check_number('brightness', style.brightness, 0.0, 1.0)
@@ -385,10 +402,23 @@ def render_scene(clean: np.ndarray, scene: RainScene,
         kernel = motion_kernel(style.length, style.angle_deg, style.width)
         a = _streak_layer(h, w, kernel, style.density, style.brightness, style.blur_sigma,
                           style.threshold, rng)
-        transmission *= 1.0 - a
-    alpha = (1.0 - transmission)[:, :, None]
+        if scene.composite == 'additive':
+            total += a
+        elif scene.composite == 'screen':
+            total *= 1.0 - np.float32(radiance) * a
+        else:
+            total *= 1.0 - a
     background = clean.astype(np.float32) / np.float32(255.0)
     background = (1.0 - haze) * background + np.float32(haze * airlight)
-    out = (1.0 - alpha) * background + alpha * np.float32(radiance)
+    if scene.composite == 'additive':
+        layer = np.float32(radiance) * total
+        out = background + layer[:, :, None]
+    elif scene.composite == 'screen':
+        layer = 1.0 - total
+        out = 1.0 - (1.0 - background) * total[:, :, None]
+    else:
+        layer = 1.0 - total
+        alpha = layer[:, :, None]
+        out = (1.0 - alpha) * background + alpha * np.float32(radiance)
     rainy = np.round(np.clip(out, 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
-    return rainy, (1.0 - transmission).astype(np.float32)
+    return rainy, layer.astype(np.float32)
