@@ -239,3 +239,24 @@ def test_longer_supervised_schedules_are_the_reference_trained_longer():
         assert (const.type, const.end) == ('ConstantLR', iters - decay)
         assert (linear.type, linear.begin, linear.end) == ('LinearLR', iters - decay, iters)
         assert linear.end_factor == pytest.approx(1 / 11)
+
+
+def test_aggregate_per_rain_kind():
+    """Per kind, each metric's mean and spread over seeds, as for the whole split."""
+    rows = [seed_row(0, 26.0, 0.8), seed_row(1, 26.0, 0.8)]
+    rows[0]['per_kind'] = {'layered': dict(psnr=25.0, detail_projection=0.2, images=5),
+                           'drops': dict(psnr=27.0, detail_projection=0.5, images=5)}
+    rows[1]['per_kind'] = {'layered': dict(psnr=27.0, detail_projection=0.4, images=5),
+                           'drops': dict(psnr=27.0, detail_projection=0.3, images=5)}
+    rows[0]['input_per_kind'] = {'layered': dict(psnr=24.0, images=5)}
+    row = compare_demo.aggregate('nlcl_recommended', rows)
+    layered = row['per_kind']['layered']
+    assert layered['psnr'] == pytest.approx(26.0) and layered['psnr_std'] == pytest.approx(2 ** 0.5)
+    assert layered['detail_projection_per_seed'] == [0.2, 0.4] and layered['images'] == 5
+    assert row['per_kind']['drops']['psnr_std'] == 0.0
+    assert list(row['per_kind']) == ['layered', 'drops']
+    assert row['input_per_kind'] == rows[0]['input_per_kind']
+    # seeds that disagree on the kinds (or have none) give no per-kind row
+    del rows[1]['per_kind']['drops']
+    assert 'per_kind' not in compare_demo.aggregate('nlcl_recommended', rows)
+    assert compare_demo.per_kind_over_seeds([]) == {}

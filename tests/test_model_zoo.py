@@ -179,3 +179,21 @@ def test_committed_readme_and_metafile_match_the_results():
         results = json.load(f)
     for method in results['methods']:
         assert osp.isfile(osp.join(REPO, method['config'])), method['config']
+
+
+def test_per_kind_table():
+    res = copy.deepcopy(SAMPLE)
+    res['held_out_kinds'] = ['screen_motion']
+    res['input']['per_kind'] = {'layered': dict(psnr=20.0), 'screen_motion': dict(psnr=18.5)}
+    for m in res['methods']:
+        m['per_kind'] = {
+            'layered': dict(psnr=21.25, psnr_std=0.5, detail_projection=0.3,
+                            detail_projection_std=0.05),
+            'screen_motion': dict(psnr=18.0, psnr_std=0.25, detail_projection=-0.1,
+                                  detail_projection_std=0.02)}
+    table = table_of(model_zoo.render(res, README)[0])
+    assert '| Method | layered | screen_motion (held out) |' in table
+    assert '| rainy input (PSNR, Y) | 20.00 dB | 18.50 dB |' in table
+    assert '| NLCL A | +1.25 ± 0.50 dB / 30 ± 5 % | -0.50 ± 0.25 dB / -10 ± 2 % |' in table
+    # results without kinds: no such table
+    assert 'Per rain kind' not in table_of(model_zoo.render(SAMPLE, README)[0])

@@ -246,9 +246,31 @@ def train_and_evaluate(name: str, seed: int, iters: int, work_root: str, reuse: 
                detail_removed=report.get('detail_removed'),
                base_removed=report.get('base_removed'),
                detail_projection=report.get('detail_projection'),
+               per_kind=report.get('per_kind') or {},
+               input_per_kind=report.get('input_per_kind') or {},
                train_seconds=None if train_seconds is None else round(train_seconds, 1))
     print(f'{tag} PSNR {row["psnr"]:.3f}  SSIM {row["ssim"]:.4f}', flush=True)
     return row
+
+
+def per_kind_over_seeds(per_seed: List[dict]) -> dict:
+    """Per rain kind, each metric's mean, sample standard deviation and per-seed values
+    over the seeds (``{kind: {metric: mean, metric_std: ..., metric_per_seed: [...],
+    images: n}}``); empty unless every seed has the same kinds."""
+    kinds = list(per_seed[0]) if per_seed else []
+    if not kinds or any(list(p) != kinds for p in per_seed):
+        return {}
+    out = {}
+    for kind in kinds:
+        first = per_seed[0][kind]
+        entry = dict(images=first['images'])
+        for key in (k for k in first if k != 'images'):
+            values = [float(p[kind][key]) for p in per_seed]
+            entry[key] = sum(values) / len(values)
+            entry[f'{key}_std'] = sample_std(values)
+            entry[f'{key}_per_seed'] = values
+        out[kind] = entry
+    return out
 
 
 def aggregate(name: str, per_seed_rows: List[dict]) -> dict:
@@ -260,7 +282,9 @@ def aggregate(name: str, per_seed_rows: List[dict]) -> dict:
     ``ssim_per_seed``, ``checkpoint`` (the first seed's) and ``checkpoints``,
     ``test_images``, ``input_psnr`` / ``input_ssim`` (the rainy input, the same for
     every seed), where every seed has them ``detail_removed`` / ``base_removed`` /
-    ``detail_projection`` (means) with ``_std`` and ``_per_seed``, and, where the runs' times are known,
+    ``detail_projection`` (means) with ``_std`` and ``_per_seed``, where the test images
+    have rain kinds ``per_kind`` (:func:`per_kind_over_seeds`) and ``input_per_kind`` (the
+    rainy input's scores per kind), and, where the runs' times are known,
     ``train_seconds`` (mean time of one run), ``train_seconds_total`` and
     ``train_seconds_per_seed``.
     """
@@ -285,6 +309,10 @@ def aggregate(name: str, per_seed_rows: List[dict]) -> dict:
             row[key] = sum(values) / len(values)
             row[f'{key}_std'] = sample_std(values)
             row[f'{key}_per_seed'] = values
+    per_kind = per_kind_over_seeds([r.get('per_kind') or {} for r in per_seed_rows])
+    if per_kind:
+        row['per_kind'] = per_kind
+        row['input_per_kind'] = first.get('input_per_kind') or {}
     times = [r.get('train_seconds') for r in per_seed_rows]
     known = [t for t in times if t is not None]
     if known:
@@ -376,6 +404,7 @@ def main(argv=None):
 
     import nlcl_plugin  # noqa: F401  (registers the plugin's modules)
     from nlcl_plugin.data import DEMO_DATA_VERSION, prepare_demo_data
+    from nlcl_plugin.data.rain_kinds import HELD_OUT_KINDS
     paths = prepare_demo_data(osp.join(REPO, 'data', 'nlcl_demo'))
     work_root = osp.abspath(args.work_dir)
     names = args.only or list(METHODS)
@@ -404,7 +433,10 @@ def main(argv=None):
         jobs=args.jobs,
         threads_per_run=threads_per_job(args.jobs, visible_cores()),
         total_seconds=round(time.time() - start, 1),
-        input=dict(psnr=first['input_psnr'], ssim=first['input_ssim']),
+        data_version=DEMO_DATA_VERSION,
+        held_out_kinds=list(HELD_OUT_KINDS),
+        input=dict(psnr=first['input_psnr'], ssim=first['input_ssim'],
+                   per_kind=first.get('input_per_kind') or {}),
         methods=[{k: v for k, v in r.items() if not k.startswith('input_')} for r in rows],
     )
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

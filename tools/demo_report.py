@@ -88,7 +88,9 @@ def evaluate(models, test_root, inputs='input', targets='target'):
 
     Returns:
         (list[dict], dict): one row per model (label, psnr, ssim and the
-        ``BAND_KEYS``: means, with per-image lists) and
+        ``BAND_KEYS``: means, with per-image lists; ``names``: the images; ``per_kind``:
+        the same means per rain kind where the demo manifest records kinds, else empty)
+        and
         ``{image name: [rainy, output of each model..., clean]}``. ``detail_removed`` /
         ``base_removed``: the share of the input's detail-band (streaks) / base-band
         (haze, tone) error gone from the output; ``detail_projection``: the share of the
@@ -97,10 +99,14 @@ def evaluate(models, test_root, inputs='input', targets='target'):
     from error_bands import band_removal
 
     from nlcl_plugin.image_io import read_image
+    from nlcl_plugin.data.rain_kinds import RAIN_KINDS
+    from nlcl_plugin.evaluation import KIND_METRICS, kinds_of_folder, per_kind_means
     rows = [dict(label=label, psnr=[], ssim=[], **{k: [] for k in BAND_KEYS})
             for label, _ in models]
     pictures = {}
-    for name in test_pairs(test_root, inputs):
+    names = test_pairs(test_root, inputs)
+    kinds = kinds_of_folder(osp.join(test_root, inputs))
+    for name in names:
         rainy, _ = read_image(osp.join(test_root, inputs, name))
         clean, _ = read_image(osp.join(test_root, targets, name))
         strip = [rainy]
@@ -116,6 +122,9 @@ def evaluate(models, test_root, inputs='input', targets='target'):
         pictures[name] = strip + [clean]
     for row in rows:
         row['images'] = len(row['psnr'])
+        row['names'] = names
+        row['per_kind'] = per_kind_means(names, {k: row[k] for k in KIND_METRICS}, kinds,
+                                         order=RAIN_KINDS)
         row['psnr_per_image'], row['ssim_per_image'] = row['psnr'], row['ssim']
         for key in BAND_KEYS:
             row[f'{key}_per_image'] = row[key]
@@ -144,6 +153,28 @@ def write_pictures(pictures, titles, out_dir):
     return out_dir
 
 
+def print_per_kind(rows):
+    """The report's table per rain kind (nothing when the images have no kinds)."""
+    from nlcl_plugin.data.rain_kinds import HELD_OUT_KINDS
+    kinds = list(rows[0].get('per_kind') or {})
+    if not kinds:
+        return
+    print()
+    print('Per rain kind (* held out of training):')
+    print(f'| {"model":<24} | {"rain kind":<18} | images | PSNR (Y) | SSIM (Y) |  vs input | '
+          'streaks taken away | detail error removed |')
+    print(f'| {"-" * 24} | {"-" * 18} | -----: | -------- | -------- | --------- | '
+          '------------------ | -------------------- |')
+    for row in rows:
+        for kind in kinds:
+            k = row['per_kind'][kind]
+            gain = k['psnr'] - rows[0]['per_kind'][kind]['psnr']
+            shown = kind + (' *' if kind in HELD_OUT_KINDS else '')
+            print(f'| {row["label"]:<24} | {shown:<18} | {k["images"]:6d} | {k["psnr"]:8.3f} | '
+                  f'{k["ssim"]:8.4f} | {gain:+6.2f} dB | {100 * k["detail_projection"]:16.1f} % | '
+                  f'{100 * k["detail_removed"]:18.1f} % |')
+
+
 def describe_cpu():
     try:
         from nlcl_plugin.hardware import describe_cpu as describe
@@ -168,7 +199,14 @@ def main(argv=None):
                    '(configs with model.is_use_ema)')
     p.add_argument('--no-runner-test', action='store_true',
                    help="skip MMagic's Runner.test of the run (and its pictures)")
+    from nlcl_plugin.checkpoint_safety import add_trust_argument, trusting
+    add_trust_argument(p)
     args = p.parse_args(argv)
+    with trusting(args.trust_checkpoint):
+        return _main(args)
+
+
+def _main(args):
     from nlcl_plugin.inference import Derainer
     from nlcl_plugin.mmagic.runner_utils import build_runner
     ckpt = args.checkpoint or latest_checkpoint(args.work_dir)
@@ -211,6 +249,7 @@ def main(argv=None):
     print('streaks taken away: how far the output moved along the input\'s detail-band error '
           '(Y); detail / haze error removed: the share of the input\'s error gone from the '
           'output in the detail / base band (tools/error_bands.py)')
+    print_per_kind(rows)
     print()
     print(f'  this run: {ckpt}')
     if shipped:
@@ -230,7 +269,8 @@ def main(argv=None):
     report = dict(checkpoint=ckpt, weights='raw' if args.raw_weights else 'default', images=n, cpu=describe_cpu(),
                   input_psnr=rows[0]['psnr'], input_ssim=rows[0]['ssim'],
                   psnr=run_row['psnr'], ssim=run_row['ssim'],
-                  **{k: run_row[k] for k in BAND_KEYS},
+                  **{k: run_row[k] for k in BAND_KEYS}, per_kind=run_row['per_kind'],
+                  input_per_kind=rows[0]['per_kind'],
                   shipped=shipped, official=official, rows=rows)
     with open(osp.join(args.work_dir, 'demo_report.json'), 'w') as f:
         json.dump(report, f, indent=2)

@@ -111,6 +111,37 @@ def share_cell(method: dict, key: str, seeds: int) -> str:
     return f"{mean:.1f} ± {100 * method.get(f'{key}_std', 0.0):.1f} %"
 
 
+def per_kind_table(res: dict) -> list:
+    """Lines of the table per rain kind (empty for results measured without kinds):
+    for each method and kind, the PSNR gain over the rainy input of that kind and the
+    share of the streak layer taken away, mean ± std over seeds."""
+    kinds = list((res.get('input') or {}).get('per_kind') or {})
+    if not kinds or not all(m.get('per_kind') for m in res['methods']):
+        return []
+    held = set(res.get('held_out_kinds') or ())
+    names = [k + (' (held out)' if k in held else '') for k in kinds]
+    lines = ['', '**Per rain kind** (PSNR gain over the rainy input of that kind / streaks '
+             'taken away, mean ± std over seeds; "held out": a kind no training image has):',
+             '', '| Method | ' + ' | '.join(names) + ' |',
+             '| --- |' + ' ---: |' * len(kinds),
+             '| rainy input (PSNR, Y) | ' + ' | '.join(
+                 f"{res['input']['per_kind'][k]['psnr']:.2f} dB" for k in kinds) + ' |']
+    for m in res['methods']:
+        seeds = method_stats(m)['seeds']
+        cells = []
+        for k in kinds:
+            entry = m['per_kind'][k]
+            gain = entry['psnr'] - res['input']['per_kind'][k]['psnr']
+            share = 100 * entry['detail_projection']
+            if seeds < 2:
+                cells.append(f'{gain:+.2f} dB / {share:.0f} %')
+            else:
+                cells.append(f"{gain:+.2f} ± {entry['psnr_std']:.2f} dB / {share:.0f} ± "
+                             f"{100 * entry['detail_projection_std']:.0f} %")
+        lines.append(f"| {m['label']} | " + ' | '.join(cells) + ' |')
+    return lines
+
+
 def released_table(released) -> list:
     """Lines of the released-models table (empty when none is released)."""
     if not released:
@@ -184,6 +215,7 @@ def readme_table(res: dict, released=()) -> str:
               '', 'Results file: `results/demo_comparison.json`. Checkpoints are written '
               'under `work_dirs/demo_comparison/` by the command above (they are not '
               'distributed).']
+    lines += per_kind_table(res)
     lines += released_table(released)
     return '\n'.join(lines)
 
