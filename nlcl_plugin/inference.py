@@ -261,7 +261,7 @@ def streamed_forward(net: DecompositionGenerator,
     _stream_conv(tail.conv2, work, h, rows, _norm(*s.mean_rstd(), relu=True))
     for r0, r1 in _bands(height, rows):
         out = _conv_rows(last, h, r0, r1)
-        write_rows(r0, r1, out + read_rows(r0, r1) if net.residual else out)
+        write_rows(r0, r1, net.combine(read_rows(r0, r1), out))
 
 
 # --------------------------------------------------------------------------- derainer

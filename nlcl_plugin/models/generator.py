@@ -11,6 +11,7 @@ the layout-keeping InstanceNorm of :mod:`.fast_ops`. When no graph is recorded
 place. Values are those of the plain NCHW ops up to float32 rounding.
 """
 import contextlib
+import math
 from typing import Dict, Iterator, List, Sequence
 
 import torch
@@ -19,11 +20,20 @@ import torch.nn.functional as F
 
 from .fast_ops import Conv2d, fast_paths_enabled, instance_norm, instance_norm_
 
-__all__ = ['RESIDUAL_MARKER', 'ResBlock', 'ConvNormConv', 'DecompositionGenerator',
-           'recording_features']
+__all__ = ['REMOVES_LIGHT_MARKER', 'RESIDUAL_MARKER', 'ResBlock', 'ConvNormConv',
+           'DecompositionGenerator', 'light_removed', 'recording_features']
 
 #: State-dict key (a scalar buffer) present exactly when the generator is residual.
 RESIDUAL_MARKER = 'residual_output'
+#: State-dict key (a scalar buffer holding the sharpness) present exactly when the
+#: residual generator only removes light (``removes_light=True``).
+REMOVES_LIGHT_MARKER = 'removes_light_output'
+
+
+def light_removed(z: torch.Tensor, sharpness: float) -> torch.Tensor:
+    """softplus(z; sharpness) - ln(2) / sharpness: 0 at z = 0, growing like z for z > 0,
+    never below -ln(2) / sharpness (so at most that much light is ever added)."""
+    return F.softplus(z, beta=sharpness) - math.log(2.0) / sharpness
 
 
 def _instance_norm(x: torch.Tensor) -> torch.Tensor:
@@ -93,6 +103,13 @@ class DecompositionGenerator(nn.Module):
     * ``zero_init_output=True``: the output conv starts at zero weight and bias, so at
       initialisation ``G(x) = x`` (with ``residual``) or ``G(x) = 0`` (without). For
       G_B and G_R this starts the decomposition at B = O, R = 0.
+    * ``removes_light=True`` (with ``residual``): ``G(x) = x - light_removed(net(x))``,
+      a smooth non-negative removal (:func:`light_removed`; at most ``ln 2 /
+      removal_sharpness`` of light, 0.014 of the [-1, 1] range by default, is ever
+      added). Rain streaks and the veil of rain add light to the scene behind them, so
+      G_B then models the rain layer O - B >= 0: it can take streaks and haze away, but
+      not brighten B nor draw sharpening halos (both need light added beside light
+      taken).
 
     Args:
         in_channels (int): Input channels (3 for RGB in [-1, 1]).
@@ -101,6 +118,8 @@ class DecompositionGenerator(nn.Module):
         num_blocks (int): Residual blocks (16 in NLCL).
         residual (bool): Output ``x + net(x)`` (needs ``in_channels == out_channels``).
         zero_init_output (bool): Initialise the output conv to zero.
+        removes_light (bool): With ``residual``: output ``x - light_removed(net(x))``.
+        removal_sharpness (float): The softplus's sharpness for ``removes_light`` (50).
 
     Shapes:
         forward: (N, in_channels, H, W) -> (N, out_channels, H, W), any H, W >= 2
@@ -113,15 +132,23 @@ class DecompositionGenerator(nn.Module):
                  mid_channels: int = 32,
                  num_blocks: int = 16,
                  residual: bool = False,
-                 zero_init_output: bool = False):
+                 zero_init_output: bool = False,
+                 removes_light: bool = False,
+                 removal_sharpness: float = 50.0):
         super().__init__()
         if residual and in_channels != out_channels:
             raise ValueError(f'residual=True needs in_channels == out_channels, got '
                              f'{in_channels} and {out_channels}')
+        if removes_light and not residual:
+            raise ValueError('removes_light=True needs residual=True (B = O - removed light)')
+        if not removal_sharpness > 0:
+            raise ValueError(f'removal_sharpness must be > 0, got {removal_sharpness}')
         self.mid_channels = mid_channels
         self.num_blocks = num_blocks
         self.residual = bool(residual)
         self.zero_init_output = bool(zero_init_output)
+        self.removes_light = bool(removes_light)
+        self.removal_sharpness = float(removal_sharpness)
         layers = [Conv2d(in_channels, mid_channels, 3, 1, 1)]
         layers += [ResBlock(mid_channels) for _ in range(num_blocks)]
         layers += [ConvNormConv(mid_channels), Conv2d(mid_channels, out_channels, 3, 1, 1)]
@@ -134,13 +161,27 @@ class DecompositionGenerator(nn.Module):
             # (loaders build the residual form when this key is present; the authors'
             # files have no such key and load into the plain form).
             self.register_buffer(RESIDUAL_MARKER, torch.ones(()))
+        if self.removes_light:
+            self.register_buffer(REMOVES_LIGHT_MARKER, torch.tensor(self.removal_sharpness))
 
     def extra_repr(self) -> str:
-        return f'residual={self.residual}, zero_init_output={self.zero_init_output}'
+        text = f'residual={self.residual}, zero_init_output={self.zero_init_output}'
+        if self.removes_light:
+            text += f', removes_light=True, removal_sharpness={self.removal_sharpness}'
+        return text
 
     def options(self) -> Dict[str, bool]:
         """The options that change what the weights compute (saved with checkpoints)."""
-        return dict(residual=self.residual, zero_init_output=self.zero_init_output)
+        return dict(residual=self.residual, zero_init_output=self.zero_init_output,
+                    removes_light=self.removes_light)
+
+    def combine(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The generator's output from its input ``x`` and the last layer's ``out``."""
+        if not self.residual:
+            return out
+        if self.removes_light:
+            return x - light_removed(out, self.removal_sharpness)
+        return x + out
 
     @property
     def num_layers(self) -> int:
@@ -150,7 +191,7 @@ class DecompositionGenerator(nn.Module):
         out = x
         for layer in self.layers:
             out = layer(out)
-        return x + out if self.residual else out
+        return self.combine(x, out)
 
     def check_layer_indices(self, layers: Sequence[int]) -> set:
         """``set(layers)``; raises ``ValueError`` for an index outside ``layers``."""
