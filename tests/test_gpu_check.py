@@ -107,3 +107,51 @@ def test_targets_and_report_files(tmp_path):
     for sec in report['sections'].values():
         sec['status'] = 'ok'
     assert gpu_check.exit_status(report) == 0
+
+
+def test_dist_reason_is_the_failing_ranks_error():
+    """A real torchrun failure (captured on the CPU: rank 1 asks for a second GPU, rank 0
+    then loses its peer): the reason is rank 1's exception, not torchrun's banner."""
+    with open(osp.join(REPO, 'tests', 'data', 'torchrun_rank1_failed.log')) as f:
+        text = f.read()
+    assert text.rstrip().endswith('=' * 60)  # what the report used to show
+    reason = gpu_check._dist_reason(text)
+    assert reason == "rank 1: AttributeError: module 'torch._C' has no attribute '_cuda_setDevice'"
+    # without the root-cause block: the last exception a rank raised
+    head = text.split('Root Cause')[0]
+    assert gpu_check._dist_reason(head).startswith('rank 0: RuntimeError: ')
+    # without any exception line: the last line before the banner, never a line of '='
+    bare = '\n'.join(ln for ln in text.splitlines() if 'Error' not in ln)
+    assert set(gpu_check._dist_reason(bare)) != {'='}
+    assert 'launch_agent' in gpu_check._dist_reason(bare)
+    # known causes keep their explanation
+    assert gpu_check._dist_reason(
+        text + '\n[rank1]: torch.AcceleratorError: CUDA error: invalid device ordinal\n'
+    ).startswith('mmengine starts each rank with torch.cuda.set_device')
+    assert gpu_check._dist_reason('') == 'no output'
+
+
+def test_committed_report_renders_to_its_markdown():
+    """results/gpu_check.md is the rendering of results/gpu_check.json, provenance
+    included."""
+    with open(osp.join(REPO, 'results', 'gpu_check.json')) as f:
+        report = json.load(f)
+    with open(osp.join(REPO, 'results', 'gpu_check.md')) as f:
+        md = f.read()
+    assert gpu_check.render_markdown(report) == md
+    assert report['provenance']['commit'].startswith('d98b6b2')
+    assert '- machine: one NVIDIA H200' in md
+
+
+def test_runner_section_dry_run_passes(tmp_path, monkeypatch):
+    """The runner section on the CPU (tiny crops): the config's D-only warm-up is off and
+    only trainable parameters must change, so every check passes."""
+    monkeypatch.setattr(gpu_check, 'WORK_ROOT', str(tmp_path / 'work'))
+    args = gpu_check.parse_args(['--allow-cpu', '--sections', 'runner'])
+    s = gpu_check.Section(dry=True, quick=False, args=args)
+    gpu_check.section_runner(s)
+    failed = [c for c in s.checks if not c['ok']]
+    assert s.checks and not failed, failed
+    updated = s.tables[0]['rows'][0]['parameters updated']
+    done, total = (int(v) for v in updated.split('/'))
+    assert done == total > 0

@@ -560,8 +560,11 @@ def section_runner(s: Section) -> None:
         label = 'AMP (' + ('bf16' if s.dry else 'fp16') + ')' if amp else 'fp32'
         work = fresh_dir(f'runner_{"amp" if amp else "fp32"}')
         opts = demo_overrides(s.dry, crop)
+        # every iteration a full one (D step, then G step): the config's D-only warm-up
+        # would leave G untouched for its first 100 iterations
         opts.update({'train_cfg.max_iters': iters, 'default_hooks.checkpoint.interval': 10**6,
-                     'default_hooks.checkpoint.save_last': False})
+                     'default_hooks.checkpoint.save_last': False,
+                     'model.train_cfg.disc_init_steps': 0})
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             runner = build_runner(osp.join(REPO, 'configs', 'nlcl_demo.py'), work_dir=work,
@@ -578,7 +581,10 @@ def section_runner(s: Section) -> None:
         scale = [float(w.loss_scaler.get_scale()) for w in wrappers.values()
                  if getattr(w, 'loss_scaler', None) is not None
                  and getattr(w.loss_scaler, 'is_enabled', lambda: True)()]
-        unchanged = [n for n, p in model.named_parameters() if torch.equal(p.detach(), before[n])]
+        # trainable parameters only: the layer loss's frozen heads never change by design
+        trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+        unchanged = [n for n, p in model.named_parameters()
+                     if p.requires_grad and torch.equal(p.detach(), before[n])]
         finite = all(all(v == v and abs(v) != float('inf') for v in log.values())
                      for log in rec.logs)
         times = rec.times[1:] or rec.times
@@ -587,16 +593,16 @@ def section_runner(s: Section) -> None:
                      'ms/iter (median after the first)': round(statistics.median(times) * 1e3, 1),
                      'loss_g (last)': round(rec.logs[-1].get('loss_g', float('nan')), 4),
                      'loss_d (last)': round(rec.logs[-1].get('loss_d', float('nan')), 4),
-                     'parameters updated': f'{len(before) - len(unchanged)}/{len(before)}',
+                     'parameters updated': f'{len(trainable) - len(unchanged)}/{len(trainable)}',
                      'final loss scale': '/'.join(f'{v:g}' for v in scale) or '-',
                      'peak mem': mib(torch.cuda.max_memory_allocated()
                                      if dev == 'cuda' else None)})
         s.check(f'{label}: model on {dev}', on_device)
         s.check(f'{label}: {iters} iterations ran, every logged loss finite',
                 len(rec.logs) == iters and finite)
-        s.check(f'{label}: every parameter updated', not unchanged,
+        s.check(f'{label}: every trainable parameter updated', not unchanged,
                 f'not updated: {", ".join(unchanged[:8])}{" ..." if len(unchanged) > 8 else ""}'
-                if unchanged else f'{len(before)} parameters')
+                if unchanged else f'{len(trainable)} parameters')
         if amp:
             want = [['torch.bfloat16']] if s.dry else [['None'], ['torch.float16']]
             s.check(f'{label}: AmpOptimWrapper with {"bfloat16" if s.dry else "float16"} autocast',
@@ -611,7 +617,19 @@ def section_runner(s: Section) -> None:
 
 
 # --------------------------------------------------------------------------- dist
+#: An exception line of a traceback, optionally with torchrun's ``[rankN]:`` prefix.
+_EXCEPTION_LINE = re.compile(r'^(?:\[rank(\d+)\]:\s*)?((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*'
+                             r'(?:Error|Exception|Interrupt|Exit))(?::\s*(.*))?$')
+
+
 def _dist_reason(text: str) -> str:
+    """Why a ``dist_train.sh`` run failed, in one line, from its console output.
+
+    Known causes first; else the exception of the rank torchrun names as the root cause
+    (its ``Root Cause`` block), else the last exception any rank raised, else the last
+    line before torchrun's failure banner. torchrun's own ``ChildFailedError`` and its
+    banner (between lines of ``=``) never count as the reason.
+    """
     patterns = [
         (r'invalid device ordinal', 'mmengine starts each rank with '
          'torch.cuda.set_device(LOCAL_RANK): rank 1 asks for GPU 1, which this machine lacks'),
@@ -624,8 +642,26 @@ def _dist_reason(text: str) -> str:
     for pat, reason in patterns:
         if re.search(pat, text, re.I):
             return reason
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else 'no output'
+    lines = [ln.rstrip() for ln in text.strip().splitlines() if ln.strip()]
+    errors = []  # (rank or None, exception line without the rank prefix)
+    for ln in lines:
+        m = _EXCEPTION_LINE.match(ln.strip())
+        if m and not m.group(2).endswith('ChildFailedError'):
+            rank = int(m.group(1)) if m.group(1) is not None else None
+            errors.append((rank, ln.strip()[m.start(2):][:300]))
+    root = re.search(r'Root Cause[^\n]*\n(?:.*\n)*?\s*rank\s*:\s*(\d+)', text)
+    if root:
+        mine = [e for r, e in errors if r == int(root.group(1))]
+        if mine:
+            return f'rank {root.group(1)}: {mine[-1]}'
+    if errors:
+        rank, err = errors[-1]
+        return err if rank is None else f'rank {rank}: {err}'
+    banner = next((i for i, ln in enumerate(lines) if re.fullmatch(r'\s*=+\s*', ln)),
+                  len(lines))
+    plain = [ln.strip() for ln in lines[:banner]
+             if re.search(r'[A-Za-z0-9]', ln) and 'ChildFailedError' not in ln]
+    return plain[-1][:300] if plain else 'no output'
 
 
 def section_dist(s: Section) -> None:
@@ -1078,6 +1114,10 @@ def render_markdown(report: Dict[str, Any]) -> str:
                  f'{", driver " + driver if driver else ""}; '
                  f'{report.get("total_seconds", 0):.0f} s.')
     lines.append('')
+    for key, value in (report.get('provenance') or {}).items():
+        lines.append(f'- {key}: {value}')
+    if report.get('provenance'):
+        lines.append('')
     if report.get('dry_run'):
         lines += ['**Dry run on the CPU with tiny sizes (`--allow-cpu`): these are not GPU '
                   'numbers.**', '']
@@ -1130,6 +1170,32 @@ def render_markdown(report: Dict[str, Any]) -> str:
     return '\n'.join(lines).rstrip() + '\n'
 
 
+def git_commit() -> Optional[str]:
+    """The repository's commit (short hash, ``+changes`` when tracked files differ from
+    it), or None outside a git checkout."""
+    try:
+        head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO,
+                              capture_output=True, text=True, timeout=30)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
+                               cwd=REPO, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + (' +changes' if dirty.stdout.strip() else '')
+
+
+def provenance(args: argparse.Namespace) -> Dict[str, str]:
+    """Where the report comes from: the project's commit and the authors' files used."""
+    out = {}
+    commit = git_commit()
+    if commit:
+        out['commit'] = commit
+    out['authors\' files'] = (osp.abspath(args.official_dir)
+                              if osp.isdir(args.official_dir) else 'not found')
+    return out
+
+
 def write_report(report: Dict[str, Any], out_dir: str) -> Dict[str, str]:
     os.makedirs(out_dir, exist_ok=True)
     paths = dict(json=osp.join(out_dir, 'gpu_check.json'), md=osp.join(out_dir, 'gpu_check.md'))
@@ -1165,7 +1231,7 @@ def main(argv=None) -> int:
         command=' '.join(['python tools/gpu_check.py', *(argv if argv is not None
                                                           else sys.argv[1:])]).strip(),
         dry_run=bool(args.allow_cpu), quick=bool(args.quick), budget_s=args.budget,
-        sections={})
+        provenance=provenance(args), sections={})
     for name in args.section_list:
         box = SECTIONS[name][0] * (3 if args.allow_cpu else 1)
         left = deadline - time.perf_counter()
