@@ -196,3 +196,17 @@ def test_cli_reports_up_to_date(built):
         capture_output=True, text=True, cwd=osp.dirname(osp.dirname(osp.abspath(__file__))))
     assert out.returncode == 0, out.stderr
     assert 'up to date' in out.stdout
+
+
+def test_kinds_figure(built, tmp_path):
+    """Clean crop and one panel per rain kind, per test crop; a missing crop is named."""
+    from nlcl_plugin.data.rain_kinds import RAIN_KINDS
+    out = demo_data.kinds_figure(built['root'], str(tmp_path / 'kinds.png'),
+                                 crops=('rocket_00',), scale=0.5)
+    img = cv2.imread(out)
+    assert img.shape == (22 + 128, 128 * (1 + len(RAIN_KINDS)), 3)
+    clean = cv2.resize(cv2.imread(osp.join(built['test_target'], 'rocket_00_drops.png')),
+                       None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    assert np.abs(img[22:, :128].astype(int) - clean.astype(int)).max() <= 1
+    with pytest.raises(FileNotFoundError, match='rocket_99'):
+        demo_data.kinds_figure(built['root'], str(tmp_path / 'x.png'), crops=('rocket_99',))

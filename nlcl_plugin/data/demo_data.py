@@ -37,6 +37,7 @@ version and seed, every listed file present with its recorded size) returns at o
 Command line::
 
     python -m nlcl_plugin.data.demo_data --root data/nlcl_demo [--force] [--seed 0]
+        [--kinds-figure docs/figures/rain_kinds.jpg]
 """
 from __future__ import annotations
 
@@ -374,6 +375,45 @@ def prepare_demo_data(root: str = 'data/nlcl_demo',
     return paths
 
 
+def kinds_figure(root: str, path: str, crops: Sequence[str] = ('rocket_01', 'chelsea_00'),
+                 scale: float = 0.75) -> str:
+    """A picture of the rain kinds: per test crop, the clean crop and its rainy
+    renderings in every kind (:data:`~.rain_kinds.RAIN_KINDS` order), titled.
+
+    Args:
+        root (str): A built demo data folder.
+        path (str): Where to write the picture (PNG or JPEG).
+        crops (Sequence[str]): Test crops to show, ``<photo>_<k>``.
+        scale (float): Resize factor of each panel.
+
+    Returns:
+        str: ``path``.
+    """
+    from ..image_io import write_image
+    from .rain_kinds import HELD_OUT_KINDS
+    kinds = rain_kinds(root)
+    titles = ['clean'] + [k + (' (held out)' if k in HELD_OUT_KINDS else '')
+                          for k in RAIN_KINDS]
+    rows = []
+    for crop in crops:
+        names = [f'{crop}_{kind}.png' for kind in RAIN_KINDS]
+        missing = [n for n in names if kinds.get(n) is None]
+        if missing:
+            raise FileNotFoundError(f'{root}: no test images {missing} (build the demo data)')
+        panels = [read_image(osp.join(root, 'test', 'target', names[0]))[0]]
+        panels += [read_image(osp.join(root, 'test', 'input', n))[0] for n in names]
+        panels = [cv2.resize(p, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                  for p in panels]
+        rows.append(np.concatenate(panels, axis=1))
+    width = rows[0].shape[1] // len(titles)
+    header = np.full((22, rows[0].shape[1], 3), 255, np.uint8)
+    for i, title in enumerate(titles):
+        cv2.putText(header, title, (i * width + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    write_image(path, np.concatenate([header] + rows, axis=0))
+    return path
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(
@@ -382,6 +422,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--root', default='data/nlcl_demo', help='output folder')
     parser.add_argument('--force', action='store_true', help='rebuild even if up to date')
     parser.add_argument('--seed', type=int, default=DEFAULT_SEED, help='master seed')
+    parser.add_argument('--kinds-figure', metavar='OUT',
+                        help='also write a picture of the rain kinds on two test crops')
     args = parser.parse_args(argv)
     if args.seed < 0:
         parser.error(f'--seed must be >= 0, got {args.seed}')
@@ -391,6 +433,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if was_current:
         print(f'demo data under {paths["root"]} is up to date ({manifest}); '
               'use --force to rebuild')
+    if args.kinds_figure:
+        print(f'rain kinds: {kinds_figure(paths["root"], args.kinds_figure)}')
     return 0
 
 
