@@ -17,8 +17,10 @@ The fixes (one line of *why* each):
   ``from mmcv.ops import ...`` at import time; a stand-in whose ops raise
   ``NotImplementedError`` when *called* lets registration work (real ops win if present).
 * ``mmengine.runner.checkpoint``: torch >= 2.6 loads with ``weights_only=True`` and
-  mmengine's own training checkpoints (message hub, numpy scalars) fail to resume; local
-  files are loaded with ``weights_only=False`` (they are the user's own training state).
+  mmengine's own training checkpoints (message hub, numpy scalars) fail to resume, while
+  its URL loader (``load_url``) unpickles anything; local files and URLs are loaded
+  through :mod:`nlcl_plugin.checkpoint_safety` (weights-only with the types of mmengine's
+  checkpoints allowed, full unpickling only for files the user trusts).
 * ``mmengine.dist.utils``: mmengine's torchrun start-up calls ``torch.cuda.set_device``
   unconditionally, which fails on CPU-only torch; without CUDA the process group is
   started directly (gloo), so several CPU processes can train together.
@@ -27,7 +29,9 @@ The fixes (one line of *why* each):
   run bf16 autocast on CPU; without an accelerator the assertion is let through, so
   ``--amp`` (bf16 there) trains on CPU too. Its GradScaler then disables itself.
 * ``basicsr.train``: basicsr's resume maps the state onto CUDA unconditionally; on a
-  machine without CUDA it is loaded onto the CPU instead.
+  machine without CUDA it is loaded onto the CPU instead. Its ``torch.load`` of the
+  training state, and ``basicsr.models.base_model``'s of network files
+  (``pretrain_network_*``), go through :mod:`nlcl_plugin.checkpoint_safety`.
 
 Besides the fixes, :func:`install` silences four deprecation warnings that diffusers
 prints when mmagic imports it (:data:`_QUIET`): they concern diffusers' own re-exports,
@@ -138,22 +142,30 @@ def _mmcv_ext_standin(name):
 
 # --------------------------------------------------------------------------- resume
 @_post('mmengine.runner.checkpoint')
-def _mmengine_local_load(module):
-    import torch
+def _mmengine_safe_load(module):
     if getattr(module.load_from_local, '_nlcl_patched', False):
         return
+    from .checkpoint_safety import guarded_load, load_checkpoint_file
     original = module.load_from_local
+    original_load_url = module.load_url
 
     def load_from_local(filename, map_location):
         import os.path as osp
         filename = osp.expanduser(filename)
         if not osp.isfile(filename):
             raise FileNotFoundError(f'{filename} can not be found.')
-        return torch.load(filename, map_location=map_location, weights_only=False)
+        return load_checkpoint_file(filename, map_location=map_location)
+
+    def load_url(url, *args, **kwargs):
+        kwargs.pop('weights_only', None)
+        return guarded_load(
+            lambda weights_only: original_load_url(url, *args, weights_only=weights_only,
+                                                   **kwargs), url)
 
     load_from_local.__doc__ = original.__doc__
     load_from_local._nlcl_patched = True
     module.load_from_local = load_from_local
+    module.load_url = load_url
     module.CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
 
 
@@ -186,31 +198,37 @@ def _mmengine_amp_on_cpu(module):
     module.is_cuda_available = lambda: True
 
 
-class _CpuResumeTorch:
-    """``torch`` as seen by ``basicsr.train.load_resume_state`` on a machine without CUDA."""
+class _SafeLoadTorch:
+    """``torch`` as seen by a BasicSR module whose ``torch.load`` must be weights-only.
 
-    def __init__(self, torch):
+    ``load`` goes through :func:`nlcl_plugin.checkpoint_safety.load_checkpoint_file`; with
+    ``cpu`` (no CUDA) it maps onto the CPU and ``cuda.current_device`` answers 0, for
+    ``basicsr.train.load_resume_state``, which maps the state onto CUDA unconditionally.
+    """
+
+    def __init__(self, torch, cpu: bool = False):
         self._torch = torch
-        self.cuda = types.SimpleNamespace(current_device=lambda: 0)
+        self._cpu = cpu
+        if cpu:
+            self.cuda = types.SimpleNamespace(current_device=lambda: 0)
 
     def load(self, f, map_location=None, **kwargs):
-        return self._torch.load(f, map_location='cpu', weights_only=False)
+        from .checkpoint_safety import load_checkpoint_file
+        return load_checkpoint_file(f, map_location='cpu' if self._cpu else map_location)
 
     def __getattr__(self, name):
         return getattr(self._torch, name)
 
 
 @_post('basicsr.train')
-def _basicsr_cpu_resume(module):
+def _basicsr_safe_resume(module):
     import torch
     original = module.load_resume_state
     if getattr(original, '_nlcl_patched', False):
         return
 
     def load_resume_state(opt):
-        if torch.cuda.is_available():
-            return original(opt)
-        module.torch = _CpuResumeTorch(torch)
+        module.torch = _SafeLoadTorch(torch, cpu=not torch.cuda.is_available())
         try:
             return original(opt)
         finally:
@@ -218,6 +236,13 @@ def _basicsr_cpu_resume(module):
 
     load_resume_state._nlcl_patched = True
     module.load_resume_state = load_resume_state
+
+
+@_post('basicsr.models.base_model')
+def _basicsr_safe_network_load(module):
+    import torch
+    if not isinstance(module.torch, _SafeLoadTorch):
+        module.torch = _SafeLoadTorch(torch)
 
 
 # --------------------------------------------------------------------------- warnings

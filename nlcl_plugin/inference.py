@@ -325,6 +325,7 @@ class Derainer:
                          device: str = 'cpu',
                          with_rain: bool = False,
                          ema: Optional[bool] = None,
+                         trust: bool = False,
                          **options) -> 'Derainer':
         """Build from the authors' files or a plugin checkpoint (which holds both nets).
 
@@ -337,13 +338,16 @@ class Derainer:
             ema (bool, optional): For training checkpoints with moving averages of the
                 generators' weights (``is_use_ema``): None (default) uses the averages,
                 False the raw weights.
+            trust (bool): Load the files with full unpickling (``--trust-checkpoint``:
+                only for trusted files); by default they are loaded weights-only.
             **options: ``precision``, ``tile``, ``threads``, ``min_size`` (see the class).
         """
         # The generators' form (plain, or residual B = O + net(O)) comes with the weights.
-        background = build_generator(checkpoint, role='background', ema=ema)
+        background = build_generator(checkpoint, role='background', ema=ema, trust=trust)
         rain = None
         if with_rain:
-            rain = build_generator(rain_checkpoint or checkpoint, role='rain', ema=ema)
+            rain = build_generator(rain_checkpoint or checkpoint, role='rain', ema=ema,
+                                   trust=trust)
         return cls(background, rain, device, **options)
 
     @contextlib.contextmanager

@@ -8,6 +8,9 @@
   in the work dir's ``last_checkpoint`` when it is complete, else the newest complete
   ``iter_*.pth`` / ``epoch_*.pth`` (with a warning), instead of failing on or silently
   ignoring a damaged one.
+
+Both read files weights-only (:mod:`nlcl_plugin.checkpoint_safety`): a file holding an
+object outside the allow-list is refused with one line naming it, unless trusted.
 """
 import glob
 import logging
@@ -19,7 +22,7 @@ from typing import Optional
 
 import torch
 
-from ..models.checkpoint import CheckpointError
+from ..checkpoint_safety import CheckpointError, UntrustedCheckpointError, load_checkpoint_file
 
 __all__ = ['CheckpointError', 'check_checkpoint', 'find_resume_checkpoint']
 
@@ -94,7 +97,7 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
 
 
 def check_checkpoint(path: str, model: torch.nn.Module, purpose: str = 'load',
-                     label: str = 'load_from') -> dict:
+                     label: str = 'load_from', trust: bool = False) -> dict:
     """Check that ``path`` is a readable checkpoint holding ``model``'s weights.
 
     Args:
@@ -104,6 +107,8 @@ def check_checkpoint(path: str, model: torch.nn.Module, purpose: str = 'load',
             hub), ``'test'`` (every weight of ``generator``), or ``'load'`` (weights
             present must fit; missing ones are only logged).
         label (str): What the file is, for messages (a config key or an argument).
+        trust (bool): Load with full unpickling (``--trust-checkpoint``); by default the
+            file is loaded weights-only, as mmengine's loader then loads it.
 
     Returns:
         dict: The loaded checkpoint.
@@ -121,7 +126,9 @@ def check_checkpoint(path: str, model: torch.nn.Module, purpose: str = 'load',
     if not osp.isfile(path):
         raise CheckpointError(f'{where}: checkpoint file not found')
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=False)
+        ckpt = load_checkpoint_file(path, map_location='cpu', trust=trust, where=where)
+    except UntrustedCheckpointError:
+        raise
     except Exception as err:  # truncated zip, pickle error, not a torch file
         raise CheckpointError(f'{where}: cannot read the checkpoint ({_first_line(err)}); '
                               'the file is truncated, damaged or not a PyTorch checkpoint'

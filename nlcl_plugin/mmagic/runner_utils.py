@@ -5,6 +5,11 @@ silently, with one-line errors naming the config key or the file: the config
 (:func:`~.config_checks.validate_config`) and the checkpoint to resume from, start from
 or test (:func:`~.checkpoint_checks.check_checkpoint`,
 :func:`~.checkpoint_checks.find_resume_checkpoint`).
+
+Checkpoints are loaded weights-only (:mod:`nlcl_plugin.checkpoint_safety`), by the check
+and by the Runner itself; ``trust_checkpoint`` (``--trust-checkpoint``, the config key
+``trust_checkpoint = True`` or ``NLCL_TRUST_CHECKPOINT=1``) loads the checkpoint of
+``--resume`` / ``load_from`` with full unpickling.
 """
 import os.path as osp
 import re
@@ -13,6 +18,7 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 
+from ..checkpoint_safety import is_trusted, trust_file
 from .checkpoint_checks import CheckpointError, check_checkpoint, find_resume_checkpoint
 from .config_checks import ConfigError, validate_config
 
@@ -55,7 +61,8 @@ def build_runner(config: str,
                  amp: bool = False,
                  auto_scale_lr: bool = False,
                  load_from: Optional[str] = None,
-                 load_purpose: str = 'load'):
+                 load_purpose: str = 'load',
+                 trust_checkpoint: bool = False):
     """A Runner for ``config`` with the command-line overrides of ``tools/*.py``.
 
     Args:
@@ -65,6 +72,9 @@ def build_runner(config: str,
         load_purpose: How strictly ``load_from`` must match the model: ``'load'``
             (training from these weights: every weight present must fit, missing ones
             are a warning) or ``'test'`` (the generator's weights must all be there).
+        trust_checkpoint: Load the checkpoint of ``--resume`` / ``load_from`` with full
+            unpickling, in the check and in the Runner (``--trust-checkpoint``; also the
+            config key ``trust_checkpoint = True``). By default it is loaded weights-only.
 
     Raises:
         ConfigError: A config value is wrong (the message names the key).
@@ -108,10 +118,13 @@ def build_runner(config: str,
         label = 'last checkpoint of the work dir'
     elif cfg.get('resume') and label == 'load_from':
         label = 'load_from (resume=True)'
+    if cfg.get('load_from') and (trust_checkpoint or cfg.get('trust_checkpoint', False)):
+        trust_file(cfg.load_from)  # for the check below and for the Runner's own load
     runner = Runner.from_cfg(cfg)
     if cfg.get('load_from'):
         purpose = 'resume' if cfg.get('resume') else load_purpose
-        check_checkpoint(cfg.load_from, runner.model, purpose=purpose, label=label)
+        check_checkpoint(cfg.load_from, runner.model, purpose=purpose, label=label,
+                         trust=is_trusted(cfg.load_from))
     return runner
 
 

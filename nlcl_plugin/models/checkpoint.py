@@ -5,7 +5,8 @@ keys ``gen.<i>...`` (see :data:`OFFICIAL_KEY_PATTERNS`); the plugin's
 :class:`~nlcl_plugin.models.generator.DecompositionGenerator` uses ``layers.<i>...``.
 Training checkpoints written by the plugin (mmengine) hold both generators under
 ``state_dict['generator.*']`` and ``state_dict['rain_generator.*']``. Every loader here
-uses ``torch.load(..., weights_only=True)``.
+loads weights-only (:mod:`nlcl_plugin.checkpoint_safety`); ``trust=True``
+(``--trust-checkpoint``) unpickles in full.
 """
 import os
 import re
@@ -13,10 +14,11 @@ from typing import Dict, Optional
 
 import torch
 
+from ..checkpoint_safety import CheckpointError, UntrustedCheckpointError, load_checkpoint_file
+
 __all__ = [
-    'CheckpointError', 'build_generator', 'convert_official_state_dict', 'detect_layout', 'load_generator',
-    'load_generator_state',
-    'load_state_file'
+    'CheckpointError', 'UntrustedCheckpointError', 'build_generator', 'convert_official_state_dict',
+    'detect_layout', 'load_generator', 'load_generator_state', 'load_state_file'
 ]
 
 OFFICIAL_KEY_PATTERNS = (
@@ -39,30 +41,6 @@ EMA_PREFIXES = {
 }
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, unreadable or of the wrong architecture."""
-
-
-def _checkpoint_safe_globals() -> list:
-    """Non-tensor types inside mmengine training checkpoints, allowed for ``weights_only``.
-
-    mmengine stores its message hub (``HistoryBuffer`` objects holding numpy arrays and
-    scalars) next to the weights; ``builtins.getattr`` is how numpy pickles its dtype
-    classes. The weights-only unpickler still refuses to *call* anything else.
-    """
-    import numpy as np
-    allowed = [np.dtype, np.ndarray, getattr]
-    allowed += [getattr(np.dtypes, name) for name in getattr(np.dtypes, '__all__', [])]
-    core = getattr(np, '_core', None) or np.core
-    allowed += [core.multiarray.scalar, core.multiarray._reconstruct]
-    try:
-        from mmengine.logging.history_buffer import HistoryBuffer
-        allowed.append(HistoryBuffer)
-    except ImportError:  # BasicSR-only installs
-        pass
-    return allowed
-
-
 def _is_torch_file(path: str) -> bool:
     """Whether ``path`` has the form of a ``torch.save`` file: a zip archive (the format
     since torch 1.6) or a pickle (the legacy format starts with a pickle protocol byte)."""
@@ -73,17 +51,27 @@ def _is_torch_file(path: str) -> bool:
         return f.read(1) == b'\x80'
 
 
-def load_state_file(path: str) -> dict:
-    """``torch.load`` a checkpoint file safely, with errors that name the file."""
+def load_state_file(path: str, trust: bool = False) -> dict:
+    """Load a checkpoint file weights-only, with errors that name the file.
+
+    Args:
+        path (str): The file.
+        trust (bool): Full unpickling (``--trust-checkpoint``): only for trusted files.
+
+    Raises:
+        CheckpointError: Missing, not a torch file, unreadable, or not a dict.
+        UntrustedCheckpointError: It holds an object a weights-only load refuses.
+    """
     if not os.path.isfile(path):
         raise CheckpointError(f'checkpoint not found: {path}')
     if not _is_torch_file(path):
         raise CheckpointError(f'{path} is not a PyTorch checkpoint (neither a torch.save zip '
                               f'archive nor a pickle; {os.path.getsize(path)} bytes)')
     try:
-        with torch.serialization.safe_globals(_checkpoint_safe_globals()):
-            obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # truncated zip, pickle error, foreign object
+        obj = load_checkpoint_file(path, map_location='cpu', trust=trust)
+    except UntrustedCheckpointError:
+        raise
+    except Exception as err:  # truncated zip, pickle error
         raise CheckpointError(f'cannot read checkpoint {path}: {type(err).__name__}: '
                               f'{str(err).splitlines()[0] if str(err) else ""}') from err
     if not isinstance(obj, dict):
@@ -117,8 +105,8 @@ def convert_official_state_dict(state: Dict[str, torch.Tensor]) -> Dict[str, tor
     return out
 
 
-def load_generator_state(path: str, role: str = 'background',
-                         ema: Optional[bool] = None) -> Dict[str, torch.Tensor]:
+def load_generator_state(path: str, role: str = 'background', ema: Optional[bool] = None,
+                         trust: bool = False) -> Dict[str, torch.Tensor]:
     """The state dict of one generator, in the plugin's key layout, from any known file.
 
     Args:
@@ -129,13 +117,14 @@ def load_generator_state(path: str, role: str = 'background',
             of its weights (``generator_ema.*`` of MMagic checkpoints, ``params_ema`` of
             BasicSR files): None (default) takes the average, False the raw weights,
             True requires the average.
+        trust (bool): Full unpickling (``--trust-checkpoint``), see :func:`load_state_file`.
 
     Returns:
         dict: Keys ``layers.<i>...`` ready for ``DecompositionGenerator.load_state_dict``.
     """
     if role not in ROLE_PREFIXES:
         raise ValueError(f"role must be one of {sorted(ROLE_PREFIXES)}, got {role!r}")
-    state = load_state_file(path)
+    state = load_state_file(path, trust)
     basicsr_keys = ('params', ) if ema is False else ('params_ema', ) if ema else (
         'params_ema', 'params')
     if any(isinstance(state.get(k), dict) for k in ('params', 'params_ema')):  # BasicSR
@@ -167,23 +156,27 @@ def load_generator_state(path: str, role: str = 'background',
                           f'{f" and {len(keys) - 5} more" if len(keys) > 5 else ""}')
 
 
-def build_generator(path: str, role: str = 'background',
-                    ema: Optional[bool] = None) -> torch.nn.Module:
+def build_generator(path: str, role: str = 'background', ema: Optional[bool] = None,
+                    trust: bool = False) -> torch.nn.Module:
     """A :class:`DecompositionGenerator` of the form the weights in ``path`` were
-    trained in (residual or plain, from :data:`RESIDUAL_MARKER`), with them loaded.
+    trained in (residual or plain, from :data:`RESIDUAL_MARKER`; removing light only, from
+    :data:`REMOVES_LIGHT_MARKER`), with them loaded.
 
     Args:
         path (str): Any file :func:`load_generator_state` reads.
         role (str): 'background' (G_B) or 'rain' (G_R).
         ema (bool, optional): See :func:`load_generator_state`.
+        trust (bool): Full unpickling (``--trust-checkpoint``), see :func:`load_state_file`.
     """
-    from .generator import RESIDUAL_MARKER, DecompositionGenerator
-    sd = load_generator_state(path, role, ema)
+    from .generator import REMOVES_LIGHT_MARKER, RESIDUAL_MARKER, DecompositionGenerator
+    sd = load_generator_state(path, role, ema, trust)
     weight = sd.get('layers.0.weight')
     mid = int(weight.shape[0]) if isinstance(weight, torch.Tensor) and weight.dim() == 4 else 32
     blocks = len({k.split('.')[1] for k in sd if k.startswith('layers.')}) - 3
     model = DecompositionGenerator(mid_channels=mid, num_blocks=max(blocks, 0),
-                                   residual=RESIDUAL_MARKER in sd)
+                                   residual=RESIDUAL_MARKER in sd,
+                                   removes_light=REMOVES_LIGHT_MARKER in sd,
+                                   removal_sharpness=float(sd.get(REMOVES_LIGHT_MARKER, 50.0)))
     return _load_into(model, sd, path, strict=True)
 
 
@@ -198,6 +191,7 @@ def _load_into(model: torch.nn.Module, sd: Dict[str, torch.Tensor], path: str,
 
 
 def load_generator(model: torch.nn.Module, path: str, role: str = 'background',
-                   strict: bool = True, ema: Optional[bool] = None) -> Optional[torch.nn.Module]:
+                   strict: bool = True, ema: Optional[bool] = None,
+                   trust: bool = False) -> Optional[torch.nn.Module]:
     """Load ``path`` into ``model`` with an error naming the file on any mismatch."""
-    return _load_into(model, load_generator_state(path, role, ema), path, strict)
+    return _load_into(model, load_generator_state(path, role, ema, trust), path, strict)
