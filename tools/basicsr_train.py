@@ -3,7 +3,7 @@
 
     python tools/basicsr_train.py -opt configs/basicsr/nlcl_demo.yml [--root DIR]
         [--auto_resume] [--force_yml train:total_iter=100 val:val_freq=50] [--debug]
-        [--malloc keep|default]
+        [--malloc keep|default] [--trust-checkpoint]
     torchrun --nproc_per_node=N tools/basicsr_train.py -opt OPT --launcher pytorch
 
 BasicSR writes ``experiments/<name>/`` (models, training states, logs, validation
@@ -18,6 +18,11 @@ Two narrow fixes to BasicSR 1.4.2 are applied by this script (and nowhere else):
 * Without CUDA, ``--launcher pytorch`` initialises the process group with gloo
   (BasicSR calls ``torch.cuda.set_device`` and uses NCCL unconditionally);
   ``NLCLModel`` then wraps its networks in CPU ``DistributedDataParallel``.
+
+The training state (``--auto_resume``, ``path:resume_state``) and the network files
+(``path:pretrain_network_*``) are loaded weights-only (see ``nlcl_plugin.compat``); a file
+holding anything else ends with one ``error:`` line naming it and exit status 2.
+``--trust-checkpoint`` unpickles them in full (trusted files only).
 """
 import argparse
 import os.path as osp
@@ -27,6 +32,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 import nlcl_plugin  # noqa: E402,F401  (compat fixes before any host import)
+from nlcl_plugin.checkpoint_safety import (CheckpointError, add_trust_argument,  # noqa: E402
+                                           trusting)
 
 
 def _auto_resume_under_root(train_module) -> None:
@@ -84,6 +91,7 @@ def main(argv=None):
     parser.add_argument('--malloc', choices=['keep', 'default'], default='keep',
                         help="keep (default): glibc keeps freed memory for reuse (fewer "
                         "page faults per step; see tools/train.py); default: glibc's own")
+    add_trust_argument(parser)
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     sys.argv = [sys.argv[0]] + rest
     if args.malloc == 'keep':
@@ -95,8 +103,14 @@ def main(argv=None):
     import nlcl_plugin.basicsr  # noqa: F401  (registers NLCLModel, archs, losses, dataset)
     _auto_resume_under_root(basicsr.train)
     _gloo_without_cuda(basicsr.utils.dist_util)
-    basicsr.train.train_pipeline(osp.abspath(args.root))
+    try:
+        with trusting(args.trust_checkpoint):
+            basicsr.train.train_pipeline(osp.abspath(args.root))
+    except CheckpointError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -20,6 +20,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import torch  # noqa: E402
 
 import nlcl_plugin  # noqa: E402,F401
+from nlcl_plugin.checkpoint_safety import add_trust_argument  # noqa: E402
 from nlcl_plugin.models import DecompositionGenerator  # noqa: E402
 from nlcl_plugin.models.checkpoint import CheckpointError, load_generator  # noqa: E402
 
@@ -29,12 +30,14 @@ def main(argv=None):
     p.add_argument('background', help='official latest_net_Back.pth (G_B)')
     p.add_argument('out', help='output .pth')
     p.add_argument('--rain', help='official latest_net_Rain.pth (G_R)')
+    add_trust_argument(p)
     args = p.parse_args(argv)
+    trust = args.trust_checkpoint
     try:
-        g_b = load_generator(DecompositionGenerator(), args.background, 'background')
+        g_b = load_generator(DecompositionGenerator(), args.background, 'background', trust=trust)
         state = g_b.state_dict()
         if args.rain:
-            g_r = load_generator(DecompositionGenerator(), args.rain, 'background')
+            g_r = load_generator(DecompositionGenerator(), args.rain, 'background', trust=trust)
             state = {**{f'generator.{k}': v for k, v in state.items()},
                      **{f'rain_generator.{k}': v for k, v in g_r.state_dict().items()}}
             state = {'state_dict': state, 'meta': {'source': 'official NLCL release'}}

@@ -22,6 +22,9 @@ plus the interpreter's: a 4000x3000 photo derains in about 3.4 GiB; see
 ``nlcl_plugin.inference.streamed_forward``); it is the default on CPU (64 rows), ``--tile
 0`` runs the whole photo at once. ``--precision bf16`` (CPU or GPU) / ``fp16`` (GPU)
 trade exactness for speed.
+
+Checkpoints are loaded weights-only; ``--trust-checkpoint`` unpickles them in full
+(trusted files only).
 """
 import argparse
 import collections
@@ -33,6 +36,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import nlcl_plugin  # noqa: E402,F401  (activates the compat fixes)
+from nlcl_plugin.checkpoint_safety import add_trust_argument  # noqa: E402
 from nlcl_plugin.image_io import (IMAGE_EXTENSIONS, ImageReadError,  # noqa: E402
                                   is_image_file, read_image, write_image)
 
@@ -57,6 +61,7 @@ def parse_args(argv=None):
     p.add_argument('--raw-weights', action='store_true',
                    help='for training checkpoints with moving averages of the generators '
                    '(model.is_use_ema): use the trained weights instead of the averages')
+    add_trust_argument(p)
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     p.add_argument('--tile', type=int, default=None, metavar='N',
                    help='stream each photo in bands of N rows with exact whole-image '
@@ -145,7 +150,7 @@ def main(argv=None):
     from tqdm import tqdm
 
     from nlcl_plugin.inference import Derainer
-    from nlcl_plugin.models.checkpoint import CheckpointError
+    from nlcl_plugin.models.checkpoint import CheckpointError, UntrustedCheckpointError
 
     files, failures, passed_over = collect_inputs(args.inputs)
     if passed_over:
@@ -158,10 +163,12 @@ def main(argv=None):
     try:
         derainer = Derainer.from_checkpoints(
             args.checkpoint, args.rain_checkpoint, device=args.device, with_rain=args.save_rain,
-            precision=args.precision, tile=args.tile, ema=False if args.raw_weights else None)
+            precision=args.precision, tile=args.tile, ema=False if args.raw_weights else None,
+            trust=args.trust_checkpoint)
     except CheckpointError as err:
         print(f'error: {err}', file=sys.stderr)
-        if args.save_rain and args.rain_checkpoint is None:
+        if (args.save_rain and args.rain_checkpoint is None
+                and not isinstance(err, UntrustedCheckpointError)):
             print('hint: --save-rain needs G_R: pass --rain-checkpoint latest_net_Rain.pth or a '
                   'plugin training checkpoint', file=sys.stderr)
         return 2

@@ -12,6 +12,8 @@ and ``load_from``) and records in ``meta``: the training config text, the iterat
 seed, the source checkpoint's name, which weights were taken and the training command
 when given. When the run kept moving averages of the generators (``model.is_use_ema``),
 those are exported (what the run validated with); ``--raw`` takes the raw weights.
+The checkpoint is loaded weights-only; ``--trust-checkpoint`` unpickles it in full
+(trusted files only).
 """
 import argparse
 import os
@@ -23,19 +25,22 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import torch  # noqa: E402
 
 import nlcl_plugin  # noqa: E402,F401
+from nlcl_plugin.checkpoint_safety import add_trust_argument  # noqa: E402
 from nlcl_plugin.models.checkpoint import CheckpointError, load_state_file  # noqa: E402
 
 KEEP = ('generator.', 'rain_generator.')
 EMA = ('generator_ema.', 'rain_generator_ema.')
 
 
-def export(src: str, dst: str, command: str = None, raw: bool = False) -> dict:
+def export(src: str, dst: str, command: str = None, raw: bool = False,
+           trust: bool = False) -> dict:
     """Write ``dst`` with the generators of ``src``; returns the saved object.
 
     The moving averages (``generator_ema.*``, ``rain_generator_ema.*``) are written under
-    the plain keys when ``src`` holds them, unless ``raw``.
+    the plain keys when ``src`` holds them, unless ``raw``. ``src`` is loaded
+    weights-only unless ``trust``.
     """
-    state = load_state_file(src)
+    state = load_state_file(src, trust)
     sd = state.get('state_dict')
     if not isinstance(sd, dict):
         raise CheckpointError(f'{src} is not a training checkpoint (no state_dict)')
@@ -69,9 +74,10 @@ def main(argv=None):
     p.add_argument('--command', help='the training command, recorded in meta')
     p.add_argument('--raw', action='store_true',
                    help='export the raw generators, not their moving averages')
+    add_trust_argument(p)
     args = p.parse_args(argv)
     try:
-        out = export(args.checkpoint, args.out, args.command, args.raw)
+        out = export(args.checkpoint, args.out, args.command, args.raw, args.trust_checkpoint)
     except CheckpointError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

@@ -42,6 +42,8 @@ def parse_args(argv=None):
                    help='clean versions of the photos (same file names): also measure the '
                    'true background and the true rain O - B_clean')
     p.add_argument('--json', default=None, help='also write the results to this file')
+    from nlcl_plugin.checkpoint_safety import add_trust_argument
+    add_trust_argument(p)
     args = p.parse_args(argv)
     for name in ('anchors', 'group'):
         if getattr(args, name) < 1:
@@ -145,7 +147,7 @@ def main(argv=None):
         print('error: no images to analyse', file=sys.stderr)
         return 2
     try:
-        derainer = Derainer.from_checkpoints(args.checkpoint)
+        derainer = Derainer.from_checkpoints(args.checkpoint, trust=args.trust_checkpoint)
     except (CheckpointError, OSError) as err:
         print(f'error: cannot read checkpoint {args.checkpoint}: {err}', file=sys.stderr)
         return 2

@@ -18,6 +18,9 @@ holds:
 * ``model.json``: name, config, command, seed, iterations, weights, the test split's
   PSNR/SSIM of the model and of the input (mean and per image), the CPU and the date;
   ``tools/model_zoo.py`` lists it in the README and in ``configs/metafile.yml``.
+
+The checkpoint is loaded weights-only; ``--trust-checkpoint`` unpickles it in full
+(trusted files only).
 """
 import argparse
 import datetime
@@ -33,6 +36,7 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import nlcl_plugin  # noqa: E402,F401
+from nlcl_plugin.checkpoint_safety import add_trust_argument  # noqa: E402
 
 
 def last_checkpoint(cfg, work_dir):
@@ -66,12 +70,14 @@ def main(argv=None):
     p.add_argument('--name', help='release name (default: the config file name)')
     p.add_argument('--force', action='store_true',
                    help='release even if the model does not beat the input')
+    add_trust_argument(p)
     args = p.parse_args(argv)
     from demo_report import describe_cpu, evaluate
     from export_generators import export
 
     from nlcl_plugin.inference import Derainer
     from nlcl_plugin.mmagic.runner_utils import load_config
+    from nlcl_plugin.models.checkpoint import CheckpointError
     cfg = load_config(args.config)
     name = args.name or osp.splitext(osp.basename(args.config))[0]
     try:
@@ -81,7 +87,12 @@ def main(argv=None):
         print(f'error: {err}', file=sys.stderr)
         return 2
     test_root = cfg.test_dataloader.dataset.data_root
-    rows, _ = evaluate([('input', None), ('model', Derainer.from_checkpoints(ckpt))], test_root)
+    try:
+        derainer = Derainer.from_checkpoints(ckpt, trust=args.trust_checkpoint)
+    except CheckpointError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    rows, _ = evaluate([('input', None), ('model', derainer)], test_root)
     inp, model = rows
     beats = model['psnr'] > inp['psnr'] and model['ssim'] > inp['ssim']
     print(f'{ckpt} on {test_root} ({inp["images"]} images): PSNR {model["psnr"]:.3f} '
@@ -92,7 +103,7 @@ def main(argv=None):
         return 1
     os.makedirs(args.out_dir, exist_ok=True)
     weights = osp.join(args.out_dir, f'{name}.pth')
-    saved = export(ckpt, weights, args.command)
+    saved = export(ckpt, weights, args.command, trust=args.trust_checkpoint)
     shutil.copyfile(log, osp.join(args.out_dir, 'train.log'))
     if scalars:
         shutil.copyfile(scalars, osp.join(args.out_dir, 'scalars.json'))

@@ -7,7 +7,8 @@
 CHECKPOINT is a checkpoint written by ``tools/train.py`` (or converted with
 ``tools/convert_official_checkpoint.py --rain``). A checkpoint that is unreadable or of
 another architecture, a wrong config key, or an unusable test image ends with one
-``error:`` line naming the file or key and exit status 2.
+``error:`` line naming the file or key and exit status 2. CHECKPOINT is loaded
+weights-only; ``--trust-checkpoint`` unpickles it in full (trusted files only).
 """
 import argparse
 import json
@@ -23,6 +24,8 @@ from nlcl_plugin.mmagic.runner_utils import build_runner  # noqa: E402
 
 def parse_args(argv=None):
     from mmengine.config import DictAction
+
+    from nlcl_plugin.checkpoint_safety import add_trust_argument
     p = argparse.ArgumentParser(description='Test (and evaluate) an NLCL model')
     p.add_argument('config', help='config file path')
     p.add_argument('checkpoint', help='checkpoint file')
@@ -31,6 +34,7 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings, key=value')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    add_trust_argument(p)
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = p.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -65,7 +69,7 @@ def main(argv=None):
     try:
         runner = build_runner(args.config, work_dir=args.work_dir, cfg_options=options,
                               launcher=args.launcher, load_from=args.checkpoint,
-                              load_purpose='test')
+                              load_purpose='test', trust_checkpoint=args.trust_checkpoint)
     except (ConfigError, CheckpointError, FileNotFoundError) as err:
         print(f'error: {error_line(err)}', file=sys.stderr)
         return 2

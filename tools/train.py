@@ -11,7 +11,8 @@ CUDA the process group uses gloo, so the same command runs several CPU processes
 ``--resume`` without a path continues from the work dir's last complete checkpoint.
 Problems found before training (a wrong config key, an unusable checkpoint, a missing or
 empty data folder) end with one ``error:`` line and exit status 2; training stopped on a
-non-finite loss exits with status 1.
+non-finite loss exits with status 1. The checkpoint of ``--resume`` / ``load_from`` is
+loaded weights-only; ``--trust-checkpoint`` unpickles it in full (trusted files only).
 """
 import argparse
 import os
@@ -26,6 +27,8 @@ from nlcl_plugin.mmagic.runner_utils import build_runner  # noqa: E402
 
 def parse_args(argv=None):
     from mmengine.config import DictAction
+
+    from nlcl_plugin.checkpoint_safety import add_trust_argument
     p = argparse.ArgumentParser(description='Train an NLCL model')
     p.add_argument('config', help='train config file path')
     p.add_argument('--work-dir', help='where to save logs and checkpoints')
@@ -42,6 +45,7 @@ def parse_args(argv=None):
                    "page faults on every step's activations (about 10%% faster at batch 1, "
                    "over 2x at batch 4 on CPU; the process stays at its peak memory); "
                    "default: glibc's own settings")
+    add_trust_argument(p)
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = p.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -61,7 +65,8 @@ def main(argv=None):
         runner = build_runner(args.config, work_dir=args.work_dir,
                               cfg_options=args.cfg_options, launcher=args.launcher,
                               resume=args.resume, amp=args.amp,
-                              auto_scale_lr=args.auto_scale_lr)
+                              auto_scale_lr=args.auto_scale_lr,
+                              trust_checkpoint=args.trust_checkpoint)
     except (ConfigError, CheckpointError, FileNotFoundError) as err:
         print(f'error: {error_line(err)}', file=sys.stderr)
         return 2

@@ -13,7 +13,8 @@ parameters (one backward per term, through the same forward). When the run kept 
 averages of the generators (``model.is_use_ema``: validation used them), every checkpoint's
 raw G_B is also evaluated on the test split, so both curves are drawn. Plots three
 panels: validation PSNR/SSIM against the rainy input's, the loss terms, and the
-gradient norms.
+gradient norms. Checkpoints are loaded weights-only; ``--trust-checkpoint`` unpickles
+them in full (trusted files only).
 """
 import argparse
 import glob
@@ -26,6 +27,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 import nlcl_plugin  # noqa: E402,F401
+from nlcl_plugin.checkpoint_safety import add_trust_argument, trusting  # noqa: E402
 
 # loss_identity: only with the optional identity loss
 TERMS = ('loss_gan', 'loss_loc', 'loss_layer', 'loss_consistency', 'loss_sparsity',
@@ -101,18 +103,18 @@ def gradient_norms(model, batches):
 
 
 def checkpoint_gradients(config, work_dir, batches_num):
-    import torch
     from mmagic.registry import MODELS
     from mmengine.registry import init_default_scope
 
     from nlcl_plugin.mmagic.runner_utils import load_config
+    from nlcl_plugin.models.checkpoint import load_state_file
     cfg = load_config(config)
     init_default_scope('mmagic')
     batches = fixed_batches(cfg, batches_num, int(cfg.get('crop_size', 128)))
     out = []
     for path in checkpoints(work_dir):
         model = MODELS.build(cfg.model)
-        state = torch.load(path, map_location='cpu', weights_only=False)
+        state = load_state_file(path)
         model.load_state_dict(state['state_dict'], strict=False)
         model.train()
         norms = gradient_norms(model, batches)
@@ -267,14 +269,25 @@ def main(argv=None):
     p.add_argument('--train-pairs', action='store_true',
                    help="also score every checkpoint on the demo's training crops against "
                    'their rain-free twins (train_target/, never read by training)')
+    add_trust_argument(p)
     args = p.parse_args(argv)
+    with trusting(args.trust_checkpoint):
+        return _main(args)
+
+
+def _main(args):
+    from nlcl_plugin.models.checkpoint import CheckpointError
     from nlcl_plugin.mmagic.runner_utils import load_config
     cfg = load_config(args.config)
     train, val = read_scalars(args.work_dir)
-    grads = [] if args.no_gradients else checkpoint_gradients(args.config, args.work_dir,
-                                                               args.batches)
-    raw_val = raw_validation(cfg, args.work_dir)
-    train_pairs = train_pairs_validation(cfg, args.work_dir) if args.train_pairs else []
+    try:
+        grads = [] if args.no_gradients else checkpoint_gradients(args.config, args.work_dir,
+                                                                   args.batches)
+        raw_val = raw_validation(cfg, args.work_dir)
+        train_pairs = train_pairs_validation(cfg, args.work_dir) if args.train_pairs else []
+    except CheckpointError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     try:
         baseline = input_psnr(cfg)
     except (FileNotFoundError, KeyError, AttributeError):
