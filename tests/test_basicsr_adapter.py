@@ -339,6 +339,77 @@ def test_auto_resume_continues_from_the_saved_iteration(demo_run):
     assert '6.state' in os.listdir(osp.join(exp, 'training_states'))
 
 
+def test_resume_from_saved_files_is_weights_only_and_exact(tmp_path, monkeypatch):
+    """BasicSR's own files of iteration 2 (networks with moving averages, heads,
+    optimisers, schedulers) load weights-only through ``basicsr.train``'s resume, and
+    iterations 3-4 then give the uninterrupted run's losses and weights exactly."""
+    import copy
+
+    import basicsr.train
+
+    from test_checkpoint_safety import weights_only_needs
+    opt = tiny_opt()
+    opt['train']['ema_decay'] = 0.9
+    opt['path'] = {'models': str(tmp_path / 'models'),
+                   'training_states': str(tmp_path / 'training_states')}
+    for folder in opt['path'].values():
+        os.makedirs(folder)
+    batches = {it: dyadic_batch(n=1, seed=it) for it in (1, 2, 3, 4)}
+
+    def step(model, it):  # as basicsr.train.train_pipeline
+        model.update_learning_rate(it, warmup_iter=-1)
+        rainy, clean = batches[it]
+        model.feed_data({'lq': (rainy + 1) / 2, 'gt': (clean + 1) / 2})
+        model.optimize_parameters(it)
+        return dict(model.get_current_log())
+
+    def state(model):
+        nets = {name: getattr(model, name).state_dict() for name in
+                ('net_g', 'net_r', 'net_d', 'net_g_ema', 'net_r_ema', 'objective')}
+        return nets, [o.state_dict() for o in model.optimizers], \
+            [s.state_dict() for s in model.schedulers]
+
+    torch.manual_seed(0)
+    model = build_model(opt)
+    for it in (1, 2):
+        step(model, it)
+    model.save(epoch=0, current_iter=2)
+    expected_losses = [step(model, it) for it in (3, 4)]
+    expected = state(model)
+
+    files = sorted(glob.glob(str(tmp_path / '*' / '*_2.pth')) +
+                   glob.glob(str(tmp_path / 'training_states' / '*.state')))
+    assert len(files) == 5
+    assert all(weights_only_needs(f) == set() for f in files)  # torch's defaults only
+    calls = []
+    real_load = torch.load
+
+    def recording_load(f, *args, **kwargs):
+        calls.append((osp.basename(str(f)), kwargs.get('weights_only')))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, 'load', recording_load)
+    opt_r = copy.deepcopy(opt)
+    opt_r.update(auto_resume=False)
+    opt_r['path']['resume_state'] = osp.join(opt['path']['training_states'], '2.state')
+    resume_state = basicsr.train.load_resume_state(opt_r)  # also points pretrain_* at 2
+    torch.manual_seed(1)  # other initial weights: everything must come from the files
+    resumed = build_model(opt_r)
+    resumed.resume_training(resume_state)
+    torch.manual_seed(0)  # the run's seed, as BasicSR sets it (the samplers derive from it)
+    assert {name for name, _ in calls} == {osp.basename(f) for f in files}
+    assert all(weights_only is True for _, weights_only in calls), calls
+    assert [step(resumed, it) for it in (3, 4)] == expected_losses
+    got = state(resumed)
+    for name, sd in expected[0].items():
+        assert all(torch.equal(got[0][name][k], v) for k, v in sd.items()), name
+    for a, b in zip(got[1], expected[1]):
+        assert a['param_groups'] == b['param_groups']
+        for i, st in b['state'].items():
+            assert all(torch.equal(a['state'][i][k], v) for k, v in st.items())
+    assert got[2] == expected[2]
+
+
 # --------------------------------------------------------------------------- distributed
 def _ddp_worker(rank, world_size, port, out_dir):
     import torch.distributed as dist

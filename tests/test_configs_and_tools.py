@@ -1,9 +1,11 @@
 """Every config loads and builds; tools/train.py and tools/test.py run end to end on CPU."""
 import glob
+import json
 import os.path as osp
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -11,6 +13,9 @@ from mmengine.registry import DefaultScope
 
 import nlcl_plugin.mmagic  # noqa: F401
 from mmagic.registry import MODELS
+from nlcl_plugin.checkpoint_safety import allowed_globals, load_checkpoint_file
+
+from test_checkpoint_safety import weights_only_needs
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')) +
@@ -50,16 +55,42 @@ def test_train_resume_and_test_tools(tmp_path):
     log = open(glob.glob(str(work / '*' / '*.log'))[0]).read()
     for key in ('loss_loc', 'loss_layer', 'layer_floor_gap', 'PSNR'):
         assert key in log
-    ckpt2 = torch.load(work / 'iter_2.pth', map_location='cpu', weights_only=False)
-    # resume from iteration 1 to 2 in another work dir: same weights as uninterrupted
+    # the run's checkpoints need exactly the allow-list to load weights-only
+    needs = set().union(*(weights_only_needs(p) for p in glob.glob(str(work / '*.pth'))))
+    assert needs == {f'{g.__module__}.{g.__qualname__}' for g in allowed_globals()}
+    ckpt2 = load_checkpoint_file(str(work / 'iter_2.pth'))
+    # resume (weights-only) from iteration 1 to 2 in another work dir: same weights,
+    # optimiser, schedulers, moving averages, message hub and loss as uninterrupted
     work_r = tmp_path / 'r'
     args = base.copy()
     args[args.index(str(work))] = str(work_r)
     res = subprocess.run(args + ['--resume', str(work / 'iter_1.pth')], capture_output=True,
                          text=True, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
-    ckpt_r = torch.load(work_r / 'iter_2.pth', map_location='cpu', weights_only=False)
+    ckpt_r = load_checkpoint_file(str(work_r / 'iter_2.pth'))
     assert ckpt_r['meta']['iter'] == 2
+    assert ckpt_r['param_schedulers'] == ckpt2['param_schedulers']
+    for net, optim in ckpt2['optimizer'].items():
+        assert [s['step'] for s in ckpt_r['optimizer'][net]['state'].values()] == \
+            [s['step'] for s in optim['state'].values()]
+
+    def losses(run):
+        (path, ) = glob.glob(str(run / '*' / 'vis_data' / 'scalars.json'))
+        with open(path) as f:
+            records = [json.loads(line) for line in f]
+        return {k: v for r in records if r.get('step') == 2 for k, v in r.items()
+                if k.startswith('loss')}
+
+    expected = losses(work)
+    assert expected and losses(work_r).keys() == expected.keys()
+    for key, value in losses(work_r).items():
+        assert value == pytest.approx(expected[key], rel=1e-4, abs=1e-6), key
+    hub, hub_r = ckpt2['message_hub'], ckpt_r['message_hub']
+    for key, buffer in hub['log_scalars'].items():
+        if key.startswith('train/loss'):  # iteration 1 restored, iteration 2 appended
+            np.testing.assert_allclose(hub_r['log_scalars'][key].data[0], buffer.data[0],
+                                       rtol=1e-4, atol=1e-6, err_msg=key)
+    assert hub_r['runtime_info']['iter'] == hub['runtime_info']['iter']
     # Convolution biases that feed an InstanceNorm have no gradient in exact arithmetic;
     # Adam turns their rounding-noise gradients into steps of up to about lr. At its
     # second step with betas (0.5, 0.999) |m_hat / sqrt(v_hat)| <= 1.06, so two runs
