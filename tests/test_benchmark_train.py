@@ -1,4 +1,5 @@
-"""tools/benchmark.py names the CPU and reports the training step's ratios."""
+"""tools/benchmark.py names the CPU and reports the training step's ratios
+(nlcl_plugin.benchmarks.train)."""
 import os.path as osp
 import subprocess
 import sys
@@ -23,8 +24,7 @@ def test_the_timed_step_is_a_full_iteration(repo_root):
     """The recommended config starts with discriminator-only iterations; the benchmark
     (and tools/gpu_check.py, which builds through it) must time D step and G step."""
     import torch
-    sys.path.insert(0, osp.join(repo_root, 'tools'))
-    import benchmark
+    from nlcl_plugin.benchmarks import train as benchmark
     model, optims = benchmark.build_nlcl(torch.device('cpu'), False)
     logs = model.train_step(benchmark.nlcl_batch(1, 64), optims)
     assert 'loss_g' in logs and 'loss_d' in logs
@@ -35,8 +35,7 @@ def test_convolution_count_of_one_generator_pass(repo_root):
     layer shapes: every convolution runs forward and computes its weight gradient, and
     all but the first (whose input, the image, needs no gradient) their input gradient."""
     import torch
-    sys.path.insert(0, osp.join(repo_root, 'tools'))
-    import benchmark
+    from nlcl_plugin.benchmarks import train as benchmark
     model, optims = benchmark.build_nlcl(torch.device('cpu'), False)
     size = 32
     convs = [m for m in model.generator.modules() if isinstance(m, torch.nn.Conv2d)]

@@ -1,4 +1,5 @@
-"""tools/gpu_check.py on the CPU: arguments, the no-CUDA exit, the time box, the report."""
+"""The GPU check on the CPU (nlcl_plugin.benchmarks.gpu_check, tools/gpu_check.py):
+arguments, the no-CUDA exit, the time box, the report."""
 import json
 import os
 import os.path as osp
@@ -7,10 +8,9 @@ import sys
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools'))
+from nlcl_plugin.benchmarks import gpu_check
 
-import gpu_check  # noqa: E402
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def test_arguments():
@@ -43,7 +43,7 @@ def test_without_cuda_exits_2_with_one_line(tmp_path):
 
 
 def test_a_section_past_its_time_box_is_recorded(tmp_path, monkeypatch):
-    monkeypatch.setattr(gpu_check, 'WORK_ROOT', str(tmp_path / 'work'))
+    monkeypatch.setattr(gpu_check.core, 'WORK_ROOT', str(tmp_path / 'work'))
     args = gpu_check.parse_args(['--allow-cpu', '--sections', 'env'])
     result = gpu_check.run_section('env', args, timeout=0.2)
     assert result['status'] == 'timeout'
@@ -146,7 +146,7 @@ def test_committed_report_renders_to_its_markdown():
 def test_runner_section_dry_run_passes(tmp_path, monkeypatch):
     """The runner section on the CPU (tiny crops): the config's D-only warm-up is off and
     only trainable parameters must change, so every check passes."""
-    monkeypatch.setattr(gpu_check, 'WORK_ROOT', str(tmp_path / 'work'))
+    monkeypatch.setattr(gpu_check.core, 'WORK_ROOT', str(tmp_path / 'work'))
     args = gpu_check.parse_args(['--allow-cpu', '--sections', 'runner'])
     s = gpu_check.Section(dry=True, quick=False, args=args)
     gpu_check.section_runner(s)
