@@ -7,7 +7,7 @@ units, R/2 clipped to [0, 1] (O = B + R holds in the [-1, 1] scale).
 Speed and memory (:class:`Derainer`):
 
 * default path: fp32, no autograd (``torch.inference_mode``), channels-last layout on
-  CPU, in-place normalisation / ReLU / residual additions (see
+  CPU and CUDA, in-place normalisation / ReLU / residual additions (see
   :mod:`nlcl_plugin.models.fast_ops`); same values as the plain NCHW forward up to float32
   rounding (tests/test_inference_speedpaths.py);
 * ``precision='bf16'`` (CPU or CUDA) / ``'fp16'`` (CUDA): autocast, opt-in, not exact;
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .models.checkpoint import build_generator
-from .models.fast_ops import Moments
+from .models.fast_ops import Moments, memory_format_for
 from .models.generator import ConvNormConv, DecompositionGenerator, ResBlock
 
 __all__ = [
@@ -237,7 +237,7 @@ def streamed_forward(net: DecompositionGenerator,
     if device is None:
         device = next(net.parameters()).device
     mid = first.out_channels
-    fmt = torch.channels_last if device.type == 'cpu' else torch.contiguous_format
+    fmt = memory_format_for(device)
     shape = (1, mid, height, width)
     h = torch.empty(shape, device=device).contiguous(memory_format=fmt)
     work = torch.empty(shape, device=device).contiguous(memory_format=fmt)
@@ -368,10 +368,12 @@ class Derainer:
                 torch.set_num_threads(saved)
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` on the device, channels-last on CPU (the networks' layout there), NCHW
-        elsewhere."""
+        """``x`` on the device, in the networks' layout there (channels-last on CPU and
+        CUDA, :func:`~nlcl_plugin.models.fast_ops.memory_format_for`; NCHW elsewhere)."""
         x = x.to(self.device)
-        return x if self.device.type == 'cpu' else x.contiguous()
+        if self.device.type == 'cpu':
+            return x  # a channels-last view already; each convolution converts its input
+        return x.contiguous(memory_format=memory_format_for(self.device, x.dtype))
 
     def forward_tensor(self, net: DecompositionGenerator, x: torch.Tensor) -> torch.Tensor:
         """``net(x)`` on this derainer's path (precision, tiling), float32 (1, 3, H, W).

@@ -12,6 +12,7 @@ from mmagic.structures import DataSample
 
 from ..distributed import average_gradients
 from ..models.decomposition import decompose
+from ..models.fast_ops import to_network_format
 from ..models.objective import NLCLObjective
 from ..models.sampler import iteration_rng
 
@@ -207,8 +208,9 @@ class NLCL(BaseEditModel):
     def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> Dict[str, torch.Tensor]:
         """Discriminator step, then generator step (heads included), as the paper trains."""
         data = self.data_preprocessor(data, True)
-        rainy = data['inputs']
-        clean = data['data_samples'].gt_img
+        # channels-last on CUDA, as the networks compute there (a no-op on CPU)
+        rainy = to_network_format(data['inputs'])
+        clean = to_network_format(data['data_samples'].gt_img)
         objective = self.nlcl_objective
         gen_ow = optim_wrapper['generator']
         disc_ow = optim_wrapper['discriminator']

@@ -1,4 +1,5 @@
-"""Faster CPU kernels for the networks' building blocks (same maths as the plain ops).
+"""Faster kernels and layouts for the networks' building blocks (same maths as the plain
+ops).
 
 * :func:`instance_norm`: non-affine InstanceNorm without running statistics. On CPU in
   float32/float64 outside autocast it is a custom autograd function that keeps the
@@ -7,7 +8,8 @@
   every normalisation), computes the statistics in two passes (mean, then the mean
   squared deviation, both float32 cascade sums: as accurate as ``F.instance_norm``) and
   has a closed-form backward. Under CPU autocast (AMP) the same function runs on a
-  float32 copy of the input and returns float32. Elsewhere (CUDA, half types) it is
+  float32 copy of the input and returns float32. On CUDA a channels-last map goes through
+  the same function (below); elsewhere (NCHW maps on CUDA, half types on CPU) it is
   ``F.instance_norm`` itself.
 * :func:`instance_norm_`: the same normalisation in place, fused with the ReLU or the
   residual addition that follows it and done in cache-sized chunks, for inference.
@@ -18,15 +20,25 @@
   defaults half of a batch-2 step on CPU was kernel time (page faults).
 * :func:`preferred_format`: channels-last on CPU, where oneDNN runs these 3x3 and 4x4
   convolutions about 1.3x faster (forward; measured on the generator's 32-channel
-  layers) than in NCHW; the inputs' own layout elsewhere.
-  :class:`Conv2d` converts its input to it, so every network layer computes in that
-  layout whether the network or a single layer is called.
+  layers) than in NCHW, and on CUDA, where cuDNN picks NHWC kernels and otherwise
+  converts every convolution's input and output (``nchwToNhwc`` / ``nhwcToNchw``
+  kernels, a fifth of a batch-8 training step's GPU time on an H200); the inputs' own
+  layout elsewhere. :class:`Conv2d` converts its input to it, so every network layer
+  computes in that layout whether the network or a single layer is called; on CUDA it
+  also keeps its weight in it (:func:`weight_format`), and the training step converts
+  its images once (:func:`to_network_format`). :func:`set_channels_last` /
+  :class:`channels_last` switch it per device type (``NLCL_CUDA_CHANNELS_LAST=0`` in the
+  environment: NCHW on CUDA, as before).
+* On CUDA, :func:`instance_norm` of a channels-last map is the same layout-keeping
+  function (:func:`layout_keeping_instance_norm`), float32 statistics, the input's dtype
+  out (PyTorch's ``F.instance_norm`` and ``F.group_norm`` return NCHW there).
 
 Results agree with the plain ops to float32 rounding (a few 1e-7, see
 ``tests/test_inference_speedpaths.py``); nothing here changes what is computed.
 """
 import itertools
-from typing import Optional, Tuple
+import os
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -34,13 +46,29 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 __all__ = [
-    'Conv2d', 'Moments', 'fast_paths', 'fast_paths_enabled', 'instance_norm', 'instance_norm_',
-    'keep_freed_memory', 'preferred_format', 'to_preferred_format'
+    'Conv2d', 'Moments', 'channels_last', 'channels_last_enabled', 'fast_paths',
+    'fast_paths_enabled', 'instance_norm', 'instance_norm_', 'keep_freed_memory',
+    'layout_keeping_instance_norm', 'memory_format_for', 'preferred_format',
+    'set_channels_last', 'to_network_format', 'to_preferred_format', 'weight_format'
 ]
 
 EPS = 1e-5
 
 _ENABLED = True
+
+#: Device types whose networks compute in channels-last, and for which dtypes.
+_CHANNELS_LAST = {
+    'cpu': True,
+    'cuda': os.environ.get('NLCL_CUDA_CHANNELS_LAST', '1').strip() not in ('0', 'false', 'no'),
+}
+_CHANNELS_LAST_DTYPES = {
+    'cpu': (torch.float32, torch.bfloat16),
+    'cuda': (torch.float32, torch.float16, torch.bfloat16),
+}
+#: Device types where, beside each convolution's input, the convolutions' weights and the
+#: training step's images are kept channels-last too (the library would otherwise convert
+#: them at every call). On CPU oneDNN takes NCHW weights as they are.
+_WHOLE_STEP_CHANNELS_LAST = ('cuda',)
 
 
 class fast_paths:
@@ -98,12 +126,83 @@ def keep_freed_memory(enable: bool = True) -> bool:
     return bool(ok)
 
 
-def preferred_format(x: torch.Tensor) -> torch.memory_format:
-    """Layout the networks compute in for ``x``: channels-last for 4-D CPU float tensors."""
-    if (_ENABLED and x.dim() == 4 and x.device.type == 'cpu'
-            and x.dtype in (torch.float32, torch.bfloat16)):
+def channels_last_enabled(device_type: str) -> bool:
+    """Whether the networks compute in channels-last on ``device_type`` ('cpu', 'cuda')."""
+    return bool(_CHANNELS_LAST.get(device_type, False))
+
+
+def set_channels_last(device_type: str, enabled: bool) -> bool:
+    """Switch channels-last on or off for ``device_type``; returns the previous setting.
+
+    Weights already on the device keep their layout until the module is moved again
+    (``module.to(device)``); values do not depend on the layout.
+    """
+    if device_type not in _CHANNELS_LAST_DTYPES:
+        raise ValueError(f'channels-last is chosen for {tuple(_CHANNELS_LAST_DTYPES)}, got '
+                         f'{device_type!r}')
+    saved = channels_last_enabled(device_type)
+    _CHANNELS_LAST[device_type] = bool(enabled)
+    return saved
+
+
+class channels_last:
+    """Context manager: channels-last on (or off) for ``device_type`` in its scope."""
+
+    def __init__(self, device_type: str = 'cuda', enabled: bool = True):
+        self.device_type = device_type
+        self.enabled = bool(enabled)
+        self._saved = None
+
+    def __enter__(self):
+        self._saved = set_channels_last(self.device_type, self.enabled)
+        return self
+
+    def __exit__(self, *exc):
+        set_channels_last(self.device_type, self._saved)
+        return False
+
+
+def _device_type(device: Union[str, torch.device]) -> str:
+    return torch.device(device).type if isinstance(device, str) else device.type
+
+
+def memory_format_for(device: Union[str, torch.device],
+                      dtype: torch.dtype = torch.float32) -> torch.memory_format:
+    """Layout the networks compute in on ``device`` for 4-D ``dtype`` maps: channels-last
+    on CPU (float32, bfloat16) and CUDA (also float16) unless switched off, else NCHW."""
+    kind = _device_type(device)
+    if _ENABLED and channels_last_enabled(kind) and dtype in _CHANNELS_LAST_DTYPES.get(kind, ()):
         return torch.channels_last
     return torch.contiguous_format
+
+
+def preferred_format(x: torch.Tensor) -> torch.memory_format:
+    """Layout the networks compute in for ``x``: :func:`memory_format_for` its device and
+    dtype for 4-D tensors, NCHW for anything else."""
+    if x.dim() != 4:
+        return torch.contiguous_format
+    return memory_format_for(x.device, x.dtype)
+
+
+def weight_format(device: Union[str, torch.device]) -> torch.memory_format:
+    """Layout :class:`Conv2d` keeps its weight in on ``device``: channels-last on CUDA
+    (with channels-last on), where cuDNN would otherwise convert the weight, and its
+    gradient back, at every call; NCHW elsewhere."""
+    kind = _device_type(device)
+    if kind in _WHOLE_STEP_CHANNELS_LAST:
+        return memory_format_for(kind)
+    return torch.contiguous_format
+
+
+def to_network_format(x: torch.Tensor) -> torch.Tensor:
+    """A training step's images in the networks' layout where the whole step runs in it
+    (CUDA with channels-last), so that the losses' elementwise terms between images and
+    network outputs do not mix layouts; unchanged elsewhere (on CPU each convolution
+    converts its own input)."""
+    if x.dim() != 4 or x.device.type not in _WHOLE_STEP_CHANNELS_LAST:
+        return x
+    fmt = preferred_format(x)
+    return x if fmt is torch.contiguous_format else x.contiguous(memory_format=fmt)
 
 
 def to_preferred_format(x: torch.Tensor) -> torch.Tensor:
@@ -128,11 +227,23 @@ def split_batch(x: torch.Tensor, n: int) -> Tuple[torch.Tensor, torch.Tensor]:
 
 
 class Conv2d(nn.Conv2d):
-    """``nn.Conv2d`` computing in :func:`preferred_format` (channels-last on CPU) whatever
-    its input's layout; same parameters and state-dict keys."""
+    """``nn.Conv2d`` computing in :func:`preferred_format` (channels-last on CPU and CUDA)
+    whatever its input's layout; same parameters and state-dict keys. Moved to a device
+    (``.to``, ``.cuda``), it keeps its weight in :func:`weight_format` there."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(to_preferred_format(x))
+
+    def _apply(self, fn, *args, **kwargs):
+        out = super()._apply(fn, *args, **kwargs)
+        w = self.weight
+        fmt = weight_format(w.device)
+        if w.dim() == 4 and not w.is_contiguous(memory_format=fmt):
+            with torch.no_grad():
+                w.data = w.data.contiguous(memory_format=fmt)
+                if w.grad is not None:
+                    w.grad = w.grad.contiguous(memory_format=fmt)
+        return out
 
 
 def _flat(x: torch.Tensor) -> Tuple[torch.Tensor, int, bool]:
@@ -206,15 +317,23 @@ def _fast_path(x: torch.Tensor, dtypes=(torch.float32, torch.float64)) -> bool:
             and x.shape[2] * x.shape[3] > 1)
 
 
+_HALF = (torch.float16, torch.bfloat16)
+
+
 class _InstanceNorm(torch.autograd.Function):
-    """y = (x - mean) / sqrt(var + eps) per (sample, channel), var biased."""
+    """y = (x - mean) / sqrt(var + eps) per (sample, channel), var biased; float16 and
+    bfloat16 maps are normalised in float32 and returned (and their gradients) in their
+    own dtype."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, eps: float) -> torch.Tensor:
         x3, dim, _ = _flat(x)
-        y3 = x3 - x3.mean(dim, keepdim=True)
+        xf = x3.float() if x3.dtype in _HALF else x3
+        y3 = xf - xf.mean(dim, keepdim=True)
         rstd = y3.square().mean(dim, keepdim=True).add_(eps).rsqrt_()
         y3.mul_(rstd)
+        if y3.dtype != x3.dtype:
+            y3 = y3.to(x3.dtype)
         ctx.save_for_backward(y3, rstd)
         ctx.dim, ctx.shape = dim, x.shape
         return _unflat(y3, dim, x.shape)
@@ -228,19 +347,44 @@ class _InstanceNorm(torch.autograd.Function):
         g3, gdim, _ = _flat(grad.contiguous(memory_format=fmt))
         if gdim != dim:  # degenerate layouts (C == 1): plain NCHW on both sides
             g3 = g3.reshape(y3.shape)
+        out_dtype = g3.dtype
+        if y3.dtype != rstd.dtype or g3.dtype != rstd.dtype:  # half maps: float32 maths
+            g3, y3 = g3.to(rstd.dtype), y3.to(rstd.dtype)
         # dx = rstd * (g - mean(g) - y * mean(g * y))
         mean_gy = (g3 * y3).mean(dim, keepdim=True)
         gx3 = (g3 - g3.mean(dim, keepdim=True)).addcmul_(y3, mean_gy, value=-1.0).mul_(rstd)
+        if gx3.dtype != out_dtype:
+            gx3 = gx3.to(out_dtype)
         return _unflat(gx3, dim, ctx.shape), None
+
+
+def layout_keeping_instance_norm(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Non-affine InstanceNorm of a (N, C, H, W) map on any device, in ``x``'s layout
+    (channels-last stays channels-last) and dtype (float16 / bfloat16 normalised in
+    float32), with a closed-form backward. What :func:`instance_norm` runs on CPU and, for
+    channels-last maps, on CUDA."""
+    if x.dim() != 4 or x.shape[2] * x.shape[3] <= 1:
+        raise ValueError(f'expected a (N, C, H, W) map with more than one spatial element, '
+                         f'got {tuple(x.shape)}')
+    return _InstanceNorm.apply(x, eps)
+
+
+def _channels_last_map(x: torch.Tensor) -> bool:
+    return x.shape[1] > 1 and x.stride(1) == 1 and x.permute(0, 2, 3, 1).is_contiguous()
 
 
 def instance_norm(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
     """Non-affine InstanceNorm of (N, C, H, W) ``x`` (biased variance, ``eps`` 1e-5).
 
     Same values as ``F.instance_norm(x, eps=eps)`` (to rounding); keeps ``x``'s layout on
-    CPU. Raises ``ValueError`` for a 1x1 map, as ``F.instance_norm`` does.
+    CPU, and a channels-last ``x``'s on CUDA (:func:`layout_keeping_instance_norm`).
+    Raises ``ValueError`` for a 1x1 map, as ``F.instance_norm`` does.
     """
     if _fast_path(x):
+        return _InstanceNorm.apply(x, eps)
+    if (_ENABLED and x.dim() == 4 and x.device.type != 'cpu' and x.shape[2] * x.shape[3] > 1
+            and preferred_format(x) is torch.channels_last and _channels_last_map(x)):
+        # F.instance_norm would return NCHW, and the next convolution convert it back
         return _InstanceNorm.apply(x, eps)
     if (_ENABLED and x.dim() == 4 and x.device.type == 'cpu' and x.shape[2] * x.shape[3] > 1
             and x.dtype in (torch.float32, torch.bfloat16) and torch.is_autocast_enabled('cpu')):
