@@ -16,16 +16,19 @@ Unreadable files (missing, empty, truncated, corrupt, not an image) raise
 :class:`ImageReadError` naming the file. :func:`sniff_image` is a cheap check (the first
 bytes only) used when datasets are built, so hopeless files are reported up front.
 """
+import collections
+import glob
 import io
 import os
+import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 __all__ = [
-    'IMAGE_EXTENSIONS', 'ImageReadError', 'find_unusable_images', 'format_file_list',
-    'is_image_file', 'read_image', 'sniff_image', 'write_image'
+    'IMAGE_EXTENSIONS', 'ImageReadError', 'collect_inputs', 'find_unusable_images',
+    'format_file_list', 'is_image_file', 'read_image', 'sniff_image', 'write_image'
 ]
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
@@ -206,3 +209,43 @@ def write_image(path: str, rgb: np.ndarray) -> None:
     with open(tmp, 'wb') as f:
         f.write(buf.tobytes())
     os.replace(tmp, path)
+
+
+def collect_inputs(inputs):
+    """Expand files, folders and globs (image files of folders, searched recursively).
+
+    Returns:
+        tuple: (files, problems, passed_over): the files to read, ``(input, why)`` for
+        inputs that gave nothing, and a Counter ``extension -> number of files`` found in
+        folders and passed over for their extension (``''`` for files without one).
+    """
+    files, problems = [], []
+    passed_over = collections.Counter()
+    for item in inputs:
+        if osp.isdir(item):
+            found = []
+            for root, _, names in os.walk(item):
+                for name in names:
+                    if is_image_file(name):
+                        found.append(osp.join(root, name))
+                    else:
+                        passed_over[osp.splitext(name)[1].lower()] += 1
+            found.sort()
+            if not found:
+                problems.append((item, 'folder contains no image files'))
+            files += found
+        elif osp.isfile(item):
+            files.append(item)
+        else:
+            matched = sorted(glob.glob(item, recursive=True))
+            matched = [m for m in matched if osp.isfile(m)]
+            if not matched:
+                problems.append((item, 'no such file, folder or matching glob'))
+            files += matched
+    seen, unique = set(), []
+    for f in files:
+        key = osp.abspath(f)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique, problems, passed_over

@@ -27,8 +27,6 @@ Checkpoints are loaded weights-only; ``--trust-checkpoint`` unpickles them in fu
 (trusted files only).
 """
 import argparse
-import collections
-import glob
 import os
 import os.path as osp
 import sys
@@ -38,7 +36,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import nlcl_plugin  # noqa: E402,F401  (activates the compat fixes)
 from nlcl_plugin.checkpoint_safety import add_trust_argument  # noqa: E402
 from nlcl_plugin.image_io import (IMAGE_EXTENSIONS, ImageReadError,  # noqa: E402
-                                  is_image_file, read_image, write_image)
+                                  collect_inputs, read_image, write_image)
 
 
 def parse_args(argv=None):
@@ -80,46 +78,6 @@ def parse_args(argv=None):
     if args.precision == 'fp16' and not str(args.device).startswith('cuda'):
         p.error('--precision fp16 needs a CUDA device; use --precision bf16 on CPU')
     return args
-
-
-def collect_inputs(inputs):
-    """Expand files, folders and globs.
-
-    Returns:
-        tuple: (files, problems, passed_over): the files to read, ``(input, why)`` for
-        inputs that gave nothing, and a Counter ``extension -> number of files`` found in
-        folders and passed over for their extension (``''`` for files without one).
-    """
-    files, problems = [], []
-    passed_over = collections.Counter()
-    for item in inputs:
-        if osp.isdir(item):
-            found = []
-            for root, _, names in os.walk(item):
-                for name in names:
-                    if is_image_file(name):
-                        found.append(osp.join(root, name))
-                    else:
-                        passed_over[osp.splitext(name)[1].lower()] += 1
-            found.sort()
-            if not found:
-                problems.append((item, 'folder contains no image files'))
-            files += found
-        elif osp.isfile(item):
-            files.append(item)
-        else:
-            matched = sorted(glob.glob(item, recursive=True))
-            matched = [m for m in matched if osp.isfile(m)]
-            if not matched:
-                problems.append((item, 'no such file, folder or matching glob'))
-            files += matched
-    seen, unique = set(), []
-    for f in files:
-        key = osp.abspath(f)
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
-    return unique, problems, passed_over
 
 
 def describe_passed_over(passed_over) -> str:

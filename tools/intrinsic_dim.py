@@ -135,9 +135,7 @@ def markdown(rows, method):
 
 def main(argv=None):
     args = parse_args(argv)
-    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-    from derain import collect_inputs
-
+    from nlcl_plugin.image_io import collect_inputs
     from nlcl_plugin.inference import Derainer
     from nlcl_plugin.models.checkpoint import CheckpointError
     files, problems = collect_inputs(args.inputs)[:2]
