@@ -253,7 +253,8 @@ def test_training_diagnostics_tool_refuses_the_crafted_file(tmp_path, capsys, mo
     cfg, work, path, marker = _crafted_run(tmp_path)
     diagnostics = tool('training_diagnostics')
     # no training crops needed: the checkpoint is read before any is used
-    monkeypatch.setattr(diagnostics, 'fixed_batches', lambda *args: [])
+    from nlcl_plugin.evaluation import diagnostics as computations
+    monkeypatch.setattr(computations, 'fixed_batches', lambda *args: [])
     assert diagnostics.main([cfg, work]) == 2  # gradients: the model's load
     assert_refused(one_error_line(capsys.readouterr().err), path)
     assert diagnostics.main([cfg, work, '--no-gradients']) == 2  # raw G_B's scores

@@ -9,6 +9,8 @@ sys.path.insert(0, osp.join(REPO, 'tools'))
 
 import compare_demo  # noqa: E402
 
+from nlcl_plugin.evaluation import comparison  # noqa: E402
+
 
 def seed_row(seed, psnr, ssim, train_seconds=None, detail_removed=None):
     """A per-seed row as ``train_and_evaluate`` returns it."""
@@ -21,37 +23,37 @@ def seed_row(seed, psnr, ssim, train_seconds=None, detail_removed=None):
 
 
 def test_methods_and_their_configs():
-    assert list(compare_demo.METHODS) == [
+    assert list(comparison.METHODS) == [
         'nlcl_recommended', 'nlcl_instance_norm_d', 'nlcl_gray_detail_d',
         'nlcl_symmetric_layer', 'nlcl_no_ema', 'nlcl_identity', 'nlcl_rain_transplant',
         'nlcl_options_off',
         'nlcl_learned_heads',
         'nlcl_no_layer_loss',
         'nlcl_random_sampling', 'nlcl_cvpr_symmetric', 'nlcl_official_legacy', 'supervised_l1']
-    assert compare_demo.METHODS['nlcl_recommended'][1] == 'configs/nlcl_demo.py'
-    assert [n for n, m in compare_demo.METHODS.items() if m[2]] == ['supervised_l1']
-    assert compare_demo.FIGURE_NLCL == 'nlcl_recommended'
-    for _, config, _ in compare_demo.METHODS.values():
+    assert comparison.METHODS['nlcl_recommended'][1] == 'configs/nlcl_demo.py'
+    assert [n for n, m in comparison.METHODS.items() if m[2]] == ['supervised_l1']
+    assert comparison.FIGURE_NLCL == 'nlcl_recommended'
+    for _, config, _ in comparison.METHODS.values():
         assert osp.isfile(osp.join(REPO, config)), config
 
 
 def test_configs_load():
     from mmengine.config import Config
-    for _, config, _ in compare_demo.METHODS.values():
+    for _, config, _ in comparison.METHODS.values():
         cfg = Config.fromfile(osp.join(REPO, config))
         assert cfg.crop_size == 128, config
         assert 'seed' in cfg.randomness, config
     # the discriminator ablation differs from the recommended config in D alone
-    rec = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_recommended'][1])).model
-    abl = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_instance_norm_d'][1])).model
+    rec = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_recommended'][1])).model
+    abl = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_instance_norm_d'][1])).model
     assert (rec.discriminator.norm, rec.train_cfg.disc_init_steps) == ('none', 100)
     assert (abl.discriminator.norm, abl.train_cfg.disc_init_steps) == ('instance', 0)
     rec.discriminator = abl.discriminator
     rec.train_cfg = abl.train_cfg
     assert rec.to_dict() == abl.to_dict()
     # the moving-average ablation differs in the averages alone (model and hooks)
-    rec_cfg = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_recommended'][1]))
-    no_ema = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_no_ema'][1]))
+    rec_cfg = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_recommended'][1]))
+    no_ema = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_no_ema'][1]))
     assert (rec_cfg.model.is_use_ema, no_ema.model.is_use_ema) == (True, False)
     hooks = [h for h in rec_cfg.custom_hooks if h.type != 'ExponentialMovingAverageHook']
     assert no_ema.custom_hooks == hooks and len(hooks) == len(rec_cfg.custom_hooks) - 1
@@ -59,7 +61,7 @@ def test_configs_load():
     assert no_ema.model.to_dict() == rec_cfg.model.to_dict()
     # the identity-loss variant adds that term alone, and the long schedule with it is the
     # long schedule plus the same term
-    idt = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_identity'][1])).model
+    idt = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_identity'][1])).model
     assert idt.pop('identity_loss') == dict(type='IdentityLoss', loss_weight=5.0)
     assert idt.to_dict() == rec_cfg.model.to_dict()
     long_idt = Config.fromfile(osp.join(REPO, 'configs/nlcl_demo_long_identity.py'))
@@ -68,7 +70,7 @@ def test_configs_load():
     assert long_idt.model.to_dict() == long_plain.model.to_dict()
     assert long_idt.param_scheduler == long_plain.param_scheduler
     # the rain-transplant variant adds that term alone
-    tp = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_rain_transplant'][1])).model
+    tp = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_rain_transplant'][1])).model
     assert tp.pop('transplant_loss') == dict(type='RainTransplantLoss', loss_weight=5.0)
     assert tp.to_dict() == rec_cfg.model.to_dict()
     long_tp = Config.fromfile(osp.join(REPO, 'configs/nlcl_demo_long_transplant.py'))
@@ -76,13 +78,13 @@ def test_configs_load():
     assert long_tp.model.to_dict() == long_plain.model.to_dict()
     assert long_tp.param_scheduler == long_plain.param_scheduler
     # the layer-loss ablation differs in the layer loss alone, and is the CVPR loss
-    sym = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_symmetric_layer'][1])).model
+    sym = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_symmetric_layer'][1])).model
     cvpr = Config.fromfile(osp.join(REPO, 'configs/nlcl_cvpr_symmetric.py')).model
     assert sym.layer_loss == cvpr.layer_loss
     sym.layer_loss = rec_cfg.model.layer_loss
     assert sym.to_dict() == rec_cfg.model.to_dict()
     # the D-input ablation differs in what D sees alone
-    gd = Config.fromfile(osp.join(REPO, compare_demo.METHODS['nlcl_gray_detail_d'][1])).model
+    gd = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_gray_detail_d'][1])).model
     assert (rec.objective.disc_input, gd.objective.disc_input) == ('gray_tone_detail',
                                                                    'gray_detail')
     gd.objective.disc_input = 'gray_tone_detail'
@@ -90,20 +92,20 @@ def test_configs_load():
 
 
 def test_sample_std():
-    assert compare_demo.sample_std([3.0]) == 0.0
-    assert compare_demo.sample_std([1.0, 3.0]) == pytest.approx(2 ** 0.5)  # ddof=1
-    assert compare_demo.sample_std([1.0, 2.0, 3.0, 4.0]) == pytest.approx((5 / 3) ** 0.5)
+    assert comparison.sample_std([3.0]) == 0.0
+    assert comparison.sample_std([1.0, 3.0]) == pytest.approx(2 ** 0.5)  # ddof=1
+    assert comparison.sample_std([1.0, 2.0, 3.0, 4.0]) == pytest.approx((5 / 3) ** 0.5)
     with pytest.raises(ValueError):
-        compare_demo.sample_std([])
+        comparison.sample_std([])
 
 
 def test_aggregate_three_seeds():
     rows = [seed_row(0, 26.26, 0.80, 100.0), seed_row(1, 26.31, 0.81, 110.0),
             seed_row(2, 26.36, 0.83, None)]  # seed 2: time unknown (reused, no log)
-    row = compare_demo.aggregate('nlcl_recommended', rows)
+    row = comparison.aggregate('nlcl_recommended', rows)
     assert row['name'] == 'nlcl_recommended' and row['supervised'] is False
     assert row['config'] == 'configs/nlcl_demo.py'
-    assert row['label'] == compare_demo.METHODS['nlcl_recommended'][0]
+    assert row['label'] == comparison.METHODS['nlcl_recommended'][0]
     assert row['seeds'] == [0, 1, 2]
     assert row['psnr_per_seed'] == [26.26, 26.31, 26.36]
     assert row['ssim_per_seed'] == [0.80, 0.81, 0.83]
@@ -124,7 +126,7 @@ def test_aggregate_three_seeds():
 
 def test_aggregate_band_removal():
     rows = [seed_row(0, 26.0, 0.8, detail_removed=0.1), seed_row(1, 26.0, 0.8, detail_removed=0.3)]
-    row = compare_demo.aggregate('nlcl_recommended', rows)
+    row = comparison.aggregate('nlcl_recommended', rows)
     assert row['detail_removed'] == pytest.approx(0.2)
     assert row['detail_removed_std'] == pytest.approx(0.02 ** 0.5)  # sqrt((.1^2 + .1^2) / 1)
     assert row['detail_removed_per_seed'] == [0.1, 0.3]
@@ -132,36 +134,36 @@ def test_aggregate_band_removal():
     assert row['detail_projection'] == pytest.approx(0.6)
     # one seed without it (an older report): the mean would mix, so none is given
     rows.append(seed_row(2, 26.0, 0.8))
-    assert 'detail_removed' not in compare_demo.aggregate('nlcl_recommended', rows)
+    assert 'detail_removed' not in comparison.aggregate('nlcl_recommended', rows)
 
 
 def test_aggregate_one_seed_has_no_spread():
-    row = compare_demo.aggregate('supervised_l1', [seed_row(4, 25.0, 0.8)])
+    row = comparison.aggregate('supervised_l1', [seed_row(4, 25.0, 0.8)])
     assert (row['psnr'], row['psnr_std'], row['ssim'], row['ssim_std']) == (25.0, 0.0, 0.8, 0.0)
     assert row['supervised'] is True and row['seeds'] == [4]
     assert 'train_seconds' not in row and 'train_seconds_total' not in row
     with pytest.raises(ValueError):
-        compare_demo.aggregate('supervised_l1', [])
+        comparison.aggregate('supervised_l1', [])
 
 
 def test_jobs_share_the_cores():
-    assert compare_demo.threads_per_job(1, 2) == 2
-    assert compare_demo.threads_per_job(2, 2) == 1
-    assert compare_demo.threads_per_job(3, 2) == 1  # never below one thread
-    assert compare_demo.threads_per_job(2, 16) == 8
-    assert compare_demo.threads_per_job(3, 16) == 5
+    assert comparison.threads_per_job(1, 2) == 2
+    assert comparison.threads_per_job(2, 2) == 1
+    assert comparison.threads_per_job(3, 2) == 1  # never below one thread
+    assert comparison.threads_per_job(2, 16) == 8
+    assert comparison.threads_per_job(3, 16) == 5
     with pytest.raises(ValueError):
-        compare_demo.threads_per_job(0, 2)
+        comparison.threads_per_job(0, 2)
     base = {'PATH': '/bin', 'OMP_NUM_THREADS': '16'}
-    assert compare_demo.job_env(4, 8, base) == {'PATH': '/bin', 'OMP_NUM_THREADS': '2'}
+    assert comparison.job_env(4, 8, base) == {'PATH': '/bin', 'OMP_NUM_THREADS': '2'}
     assert base['OMP_NUM_THREADS'] == '16'  # the caller's mapping is left alone
 
 
 def test_train_command_and_work_dir():
-    cmd = compare_demo.train_command('configs/nlcl_demo.py', 'w/x/seed2', 7, 2)
+    cmd = comparison.train_command('configs/nlcl_demo.py', 'w/x/seed2', 7, 2)
     assert cmd[1:5] == ['tools/train.py', 'configs/nlcl_demo.py', '--work-dir', 'w/x/seed2']
     assert 'randomness.seed=2' in cmd and 'train_cfg.max_iters=7' in cmd
-    assert compare_demo.seed_work_dir('/w', 'nlcl_recommended', 1) == \
+    assert comparison.seed_work_dir('/w', 'nlcl_recommended', 1) == \
         osp.join('/w', 'nlcl_recommended', 'seed1')
 
 
@@ -249,7 +251,7 @@ def test_aggregate_per_rain_kind():
     rows[1]['per_kind'] = {'layered': dict(psnr=27.0, detail_projection=0.4, images=5),
                            'drops': dict(psnr=27.0, detail_projection=0.3, images=5)}
     rows[0]['input_per_kind'] = {'layered': dict(psnr=24.0, images=5)}
-    row = compare_demo.aggregate('nlcl_recommended', rows)
+    row = comparison.aggregate('nlcl_recommended', rows)
     layered = row['per_kind']['layered']
     assert layered['psnr'] == pytest.approx(26.0) and layered['psnr_std'] == pytest.approx(2 ** 0.5)
     assert layered['detail_projection_per_seed'] == [0.2, 0.4] and layered['images'] == 5
@@ -258,5 +260,5 @@ def test_aggregate_per_rain_kind():
     assert row['input_per_kind'] == rows[0]['input_per_kind']
     # seeds that disagree on the kinds (or have none) give no per-kind row
     del rows[1]['per_kind']['drops']
-    assert 'per_kind' not in compare_demo.aggregate('nlcl_recommended', rows)
-    assert compare_demo.per_kind_over_seeds([]) == {}
+    assert 'per_kind' not in comparison.aggregate('nlcl_recommended', rows)
+    assert comparison.per_kind_over_seeds([]) == {}

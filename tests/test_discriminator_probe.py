@@ -1,16 +1,11 @@
-"""tools/discriminator_probe.py: the scores it reports, against hand-computed values, and
+"""The discriminator probe (tools/discriminator_probe.py): the scores it reports, against hand-computed values, and
 the split that keeps the scored crops out of the discriminator's training."""
 import math
-import os.path as osp
-import sys
 
 import numpy as np
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-
-import discriminator_probe  # noqa: E402
+from nlcl_plugin.evaluation import discriminator_probe
 
 
 def test_scored_crops_are_never_trained_on():

@@ -11,8 +11,10 @@ import pytest
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools'))
 
-import error_bands  # noqa: E402
-from demo_report import y_metrics  # noqa: E402
+import error_bands as error_bands_tool  # noqa: E402
+
+from nlcl_plugin.evaluation import error_bands  # noqa: E402
+from nlcl_plugin.evaluation.metrics import y_metrics  # noqa: E402
 
 
 def write_pair(root, name, rainy, clean):
@@ -44,7 +46,7 @@ def test_offset_is_base_and_checkerboard_is_detail(tmp_path):
 
 
 def test_missing_split_is_named(tmp_path, capsys):
-    assert error_bands.main(['--root', str(tmp_path / 'none')]) == 2
+    assert error_bands_tool.main(['--root', str(tmp_path / 'none')]) == 2
     assert 'none/input does not exist' in capsys.readouterr().err
 
 
@@ -86,7 +88,7 @@ def test_outputs_are_measured_by_name(tmp_path, capsys):
     rows, mean = error_bands.measure_outputs(str(tmp_path / 'input'), str(tmp_path / 'target'),
                                              str(out))
     assert rows[0]['detail_removed'] == 1.0 and math.isinf(rows[0]['psnr'])
-    assert error_bands.main(['--root', str(tmp_path), '--sigmas', '3',
+    assert error_bands_tool.main(['--root', str(tmp_path), '--sigmas', '3',
                              '--outputs', str(out)]) == 0
     assert '| 100.0 % |' in capsys.readouterr().out
     (out / 'a.png').unlink()
@@ -107,11 +109,11 @@ def test_figure_shows_each_output_over_its_detail_error(tmp_path):
     out.mkdir()
     cv2.imwrite(str(out / 'a.png'), clean[..., ::-1])
     path = str(tmp_path / 'fig.png')
-    assert error_bands.main(['--root', str(tmp_path), '--sigmas', '3', '--outputs', str(out),
+    assert error_bands_tool.main(['--root', str(tmp_path), '--sigmas', '3', '--outputs', str(out),
                              '--labels', 'perfect', '--figure', path]) == 0
     fig = cv2.imread(path)[..., ::-1]
     assert fig.shape == (24 + 2 * 16, 3 * 20, 3)  # header, images, error maps; 3 columns
     maps = fig[24 + 16:]
     assert (maps[:, 10, 0] > 200).all() and (maps[:, 20:] == 128).all()  # the streak; none left
     with pytest.raises(SystemExit):  # one label per output folder
-        error_bands.main(['--root', str(tmp_path), '--outputs', str(out), '--labels', 'a', 'b'])
+        error_bands_tool.main(['--root', str(tmp_path), '--outputs', str(out), '--labels', 'a', 'b'])

@@ -11,7 +11,9 @@ import yaml
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools'))
 
-import model_zoo  # noqa: E402
+import model_zoo as model_zoo_tool  # noqa: E402
+
+from nlcl_plugin.evaluation import model_zoo  # noqa: E402
 
 RESULTS = osp.join(REPO, 'results', 'demo_comparison.json')
 
@@ -151,19 +153,19 @@ def test_check_mode_detects_stale_files(tmp_path):
     res_path.write_text(json.dumps(SAMPLE))
     readme.write_text(README)
     args = ['--results', str(res_path), '--readme', str(readme), '--metafile', str(meta)]
-    assert model_zoo.main(args + ['--check']) == 1
-    assert model_zoo.main(args) == 0
-    assert model_zoo.main(args + ['--check']) == 0
+    assert model_zoo_tool.main(args + ['--check']) == 1
+    assert model_zoo_tool.main(args) == 0
+    assert model_zoo_tool.main(args + ['--check']) == 0
     changed = copy.deepcopy(SAMPLE)
     changed['methods'][0]['psnr_std'] = 0.25
     res_path.write_text(json.dumps(changed))
-    assert model_zoo.main(args + ['--check']) == 1
+    assert model_zoo_tool.main(args + ['--check']) == 1
 
 
 def test_missing_results_file_is_reported(tmp_path, capsys):
     readme = tmp_path / 'README.md'
     readme.write_text(README)
-    assert model_zoo.main(['--results', str(tmp_path / 'none.json'), '--readme', str(readme),
+    assert model_zoo_tool.main(['--results', str(tmp_path / 'none.json'), '--readme', str(readme),
                            '--metafile', str(tmp_path / 'm.yml'), '--check']) == 2
     assert 'none.json not found' in capsys.readouterr().err
     assert readme.read_text() == README

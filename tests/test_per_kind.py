@@ -2,14 +2,11 @@
 import json
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 
 from nlcl_plugin.evaluation import kinds_of_folder, per_kind_means
-
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools'))
 
 
 def test_per_kind_means_by_hand():
@@ -57,8 +54,8 @@ def test_kinds_of_folder_reads_the_manifest_above(tmp_path):
 
 
 def test_report_rows_are_split_per_kind(tmp_path):
-    """demo_report.evaluate: each kind's means equal the per-image scores of its images."""
-    from demo_report import evaluate
+    """report.evaluate: each kind's means equal the per-image scores of its images."""
+    from nlcl_plugin.evaluation.report import evaluate
     root = str(tmp_path / 'demo')
     _fake_split(root, ['drops', 'layered', 'drops'])
 

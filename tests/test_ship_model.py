@@ -17,9 +17,9 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools'))
 
 import nlcl_plugin.mmagic  # noqa: E402,F401
-import model_zoo  # noqa: E402
 import ship_model  # noqa: E402
 from mmagic.registry import MODELS  # noqa: E402
+from nlcl_plugin.evaluation import model_zoo  # noqa: E402
 from nlcl_plugin.mmagic.runner_utils import load_config  # noqa: E402
 
 from test_model_zoo import README, SAMPLE, no_empty  # noqa: E402

@@ -11,8 +11,7 @@ import pytest
 
 from test_ship_model import REPO, write_run  # noqa: F401
 
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-import training_diagnostics  # noqa: E402
+from nlcl_plugin.evaluation import diagnostics  # noqa: E402
 from nlcl_plugin.mmagic.runner_utils import load_config  # noqa: E402
 
 
@@ -34,7 +33,7 @@ def test_train_pairs_scores_the_input_and_every_checkpoint(tmp_path):
     cfg.write_text(f"_base_ = [{os.path.join(REPO, 'configs', 'nlcl_demo.py')!r}]\n"
                    f"test_dataloader = dict(dataset=dict(data_root={str(tmp_path / 'test')!r}))\n")
     work = write_run(tmp_path, str(cfg), offset=-4)  # B = O - 4 grey levels
-    rows = training_diagnostics.train_pairs_validation(load_config(str(cfg)), work)
+    rows = diagnostics.train_pairs_validation(load_config(str(cfg)), work)
     assert [r['step'] for r in rows] == [0, 2]
     assert rows[0]['PSNR'] == pytest.approx(shift_psnr(10), abs=0.05)
     assert rows[1]['PSNR'] == pytest.approx(shift_psnr(6), abs=0.05)
@@ -46,4 +45,4 @@ def test_train_pairs_needs_the_demo_layout(tmp_path):
     cfg.write_text(f"_base_ = [{os.path.join(REPO, 'configs', 'nlcl_demo.py')!r}]\n"
                    f"test_dataloader = dict(dataset=dict(data_root={str(tmp_path / 'test')!r}))\n")
     with pytest.raises(FileNotFoundError, match='train_target'):
-        training_diagnostics.train_pairs_validation(load_config(str(cfg)), str(tmp_path))
+        diagnostics.train_pairs_validation(load_config(str(cfg)), str(tmp_path))

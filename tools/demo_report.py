@@ -21,167 +21,17 @@ Writes ``WORK_DIR/demo_report.json``.
 import argparse
 import glob
 import json
-import os
 import os.path as osp
 import sys
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import nlcl_plugin  # noqa: E402,F401
+from nlcl_plugin.evaluation.report import (BAND_KEYS, describe_cpu, evaluate,  # noqa: E402
+                                           latest_checkpoint, official_checkpoint,
+                                           print_per_kind, write_pictures)
 
 DEFAULT_SHIPPED = osp.join(REPO, 'model_zoo', 'nlcl_demo_s2022', 'nlcl_demo_s2022.pth')
-
-
-def latest_checkpoint(work_dir):
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(marker):
-        with open(marker) as f:
-            path = f.read().strip()
-        if osp.isfile(path):
-            return path
-    ckpts = sorted(glob.glob(osp.join(work_dir, 'iter_*.pth')),
-                   key=lambda p: int(osp.basename(p)[5:-4]))
-    if not ckpts:
-        raise FileNotFoundError(f'no checkpoint in {work_dir} (train first)')
-    return ckpts[-1]
-
-
-def official_checkpoint(official_dir=None):
-    """The authors' G_B file, or None when it is not available here."""
-    candidates = [official_dir, os.environ.get('NLCL_OFFICIAL_DIR'),
-                  osp.join(REPO, '..', 'shared', 'official-nlcl')]
-    for root in candidates:
-        if root:
-            path = osp.join(root, 'checkpoints', 'latest_net_Back.pth')
-            if osp.isfile(path):
-                return osp.normpath(path)
-    return None
-
-
-def test_pairs(test_root, inputs='input'):
-    names = sorted(os.listdir(osp.join(test_root, inputs)))
-    if not names:
-        raise FileNotFoundError(f'no test images under {test_root}/{inputs}')
-    return names
-
-
-def y_metrics(pred, clean):
-    """PSNR and SSIM on the Y channel (MMagic's functions) of two uint8 RGB images."""
-    from mmagic.evaluation.metrics.psnr import psnr
-    from mmagic.evaluation.metrics.ssim import ssim
-    kw = dict(crop_border=0, input_order='HWC', convert_to='Y', channel_order='rgb')
-    return float(psnr(pred, clean, **kw)), float(ssim(pred, clean, **kw))
-
-
-#: What :func:`evaluate` reports of the error bands (see :func:`error_bands.band_removal`).
-BAND_KEYS = ('detail_removed', 'base_removed', 'detail_projection')
-
-
-def evaluate(models, test_root, inputs='input', targets='target'):
-    """Mean PSNR/SSIM (Y) per model and the outputs, over the test split.
-
-    Args:
-        models (list[tuple[str, Derainer | None]]): (label, derainer); None = the input.
-        test_root (str): Folder holding the rainy images (``inputs``) and their clean
-            twins (``targets``), under the same names.
-
-    Returns:
-        (list[dict], dict): one row per model (label, psnr, ssim and the
-        ``BAND_KEYS``: means, with per-image lists; ``names``: the images; ``per_kind``:
-        the same means per rain kind where the demo manifest records kinds, else empty)
-        and
-        ``{image name: [rainy, output of each model..., clean]}``. ``detail_removed`` /
-        ``base_removed``: the share of the input's detail-band (streaks) / base-band
-        (haze, tone) error gone from the output; ``detail_projection``: the share of the
-        streaks' layer taken away (:func:`error_bands.band_removal`, sigma 3).
-    """
-    from error_bands import band_removal
-
-    from nlcl_plugin.image_io import read_image
-    from nlcl_plugin.data.rain_kinds import RAIN_KINDS
-    from nlcl_plugin.evaluation import KIND_METRICS, kinds_of_folder, per_kind_means
-    rows = [dict(label=label, psnr=[], ssim=[], **{k: [] for k in BAND_KEYS})
-            for label, _ in models]
-    pictures = {}
-    names = test_pairs(test_root, inputs)
-    kinds = kinds_of_folder(osp.join(test_root, inputs))
-    for name in names:
-        rainy, _ = read_image(osp.join(test_root, inputs, name))
-        clean, _ = read_image(osp.join(test_root, targets, name))
-        strip = [rainy]
-        for row, (_, derainer) in zip(rows, models):
-            out = rainy if derainer is None else derainer(rainy)[0]
-            p, s = y_metrics(out, clean)
-            row['psnr'].append(p)
-            row['ssim'].append(s)
-            for key, share in band_removal(rainy, out, clean).items():
-                row[key].append(share)
-            if derainer is not None:
-                strip.append(out)
-        pictures[name] = strip + [clean]
-    for row in rows:
-        row['images'] = len(row['psnr'])
-        row['names'] = names
-        row['per_kind'] = per_kind_means(names, {k: row[k] for k in KIND_METRICS}, kinds,
-                                         order=RAIN_KINDS)
-        row['psnr_per_image'], row['ssim_per_image'] = row['psnr'], row['ssim']
-        for key in BAND_KEYS:
-            row[f'{key}_per_image'] = row[key]
-            row[key] = sum(row[key]) / row['images']
-        row['psnr'] = sum(row['psnr']) / row['images']
-        row['ssim'] = sum(row['ssim']) / row['images']
-    return rows, pictures
-
-
-def write_pictures(pictures, titles, out_dir):
-    """One strip per test image with a title over each panel."""
-    import cv2
-    import numpy as np
-
-    from nlcl_plugin.image_io import write_image
-    os.makedirs(out_dir, exist_ok=True)
-    for name, panels in pictures.items():
-        strip = np.concatenate(panels, axis=1)
-        width = panels[0].shape[1]
-        header = np.full((24, strip.shape[1], 3), 255, np.uint8)
-        for i, title in enumerate(titles):
-            cv2.putText(header, title, (i * width + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                        (0, 0, 0), 1, cv2.LINE_AA)
-        write_image(osp.join(out_dir, osp.splitext(name)[0] + '.png'),
-                    np.concatenate([header, strip], axis=0))
-    return out_dir
-
-
-def print_per_kind(rows):
-    """The report's table per rain kind (nothing when the images have no kinds)."""
-    from nlcl_plugin.data.rain_kinds import HELD_OUT_KINDS
-    kinds = list(rows[0].get('per_kind') or {})
-    if not kinds:
-        return
-    print()
-    print('Per rain kind (* held out of training):')
-    print(f'| {"model":<24} | {"rain kind":<18} | images | PSNR (Y) | SSIM (Y) |  vs input | '
-          'streaks taken away | detail error removed |')
-    print(f'| {"-" * 24} | {"-" * 18} | -----: | -------- | -------- | --------- | '
-          '------------------ | -------------------- |')
-    for row in rows:
-        for kind in kinds:
-            k = row['per_kind'][kind]
-            gain = k['psnr'] - rows[0]['per_kind'][kind]['psnr']
-            shown = kind + (' *' if kind in HELD_OUT_KINDS else '')
-            print(f'| {row["label"]:<24} | {shown:<18} | {k["images"]:6d} | {k["psnr"]:8.3f} | '
-                  f'{k["ssim"]:8.4f} | {gain:+6.2f} dB | {100 * k["detail_projection"]:16.1f} % | '
-                  f'{100 * k["detail_removed"]:18.1f} % |')
-
-
-def describe_cpu():
-    try:
-        from nlcl_plugin.hardware import describe_cpu as describe
-        return describe()
-    except ImportError:
-        import platform
-        return platform.processor() or platform.machine()
 
 
 def main(argv=None):

@@ -33,7 +33,6 @@ import sys
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import nlcl_plugin  # noqa: E402,F401
 from nlcl_plugin.checkpoint_safety import add_trust_argument  # noqa: E402
@@ -72,12 +71,11 @@ def main(argv=None):
                    help='release even if the model does not beat the input')
     add_trust_argument(p)
     args = p.parse_args(argv)
-    from demo_report import describe_cpu, evaluate
-    from export_generators import export
-
+    from nlcl_plugin.evaluation.report import describe_cpu, evaluate
     from nlcl_plugin.inference import Derainer
     from nlcl_plugin.mmagic.runner_utils import load_config
     from nlcl_plugin.models.checkpoint import CheckpointError
+    from nlcl_plugin.release import export
     cfg = load_config(args.config)
     name = args.name or osp.splitext(osp.basename(args.config))[0]
     try:

@@ -1,0 +1,219 @@
+"""The demo comparison: its methods, and the results over seeds that make a table row.
+
+:data:`METHODS` lists every method ``tools/compare_demo.py`` trains (name -> label,
+config, supervised?); :func:`aggregate` turns one method's per-seed results into its row
+of ``results/demo_comparison.json`` (means, sample standard deviations, per-seed values,
+per rain kind), which :mod:`.model_zoo` renders. The helpers below give the training
+command of one run, the threads of concurrent runs and the machine the runs used.
+"""
+import datetime
+import os
+import os.path as osp
+import platform
+import re
+import sys
+from typing import Dict, List, Optional, Sequence
+
+__all__ = ['METHODS', 'FIGURE_NLCL', 'FIGURE_SUPERVISED', 'DEFAULT_SEEDS', 'visible_cores',
+           'threads_per_job', 'job_env', 'sample_std', 'hardware', 'logged_train_seconds',
+           'seed_work_dir', 'train_command', 'per_kind_over_seeds', 'aggregate']
+
+#: name -> (label, config relative to the repository, supervised?)
+METHODS = {
+    'nlcl_recommended': ('NLCL, recommended (asymmetric layer loss, residual background, '
+                         'frozen layer heads, location loss 0.1, D without norm on the '
+                         'grey tone and detail layer, D warm-up, moving average of G)',
+                         'configs/nlcl_demo.py', False),
+    'nlcl_instance_norm_d': ("NLCL, recommended but the paper's D (instance norm, "
+                             'no warm-up)',
+                             'configs/demo/nlcl_demo_instance_norm_d.py', False),
+    'nlcl_gray_detail_d': ('NLCL, recommended but D sees only the grey detail layer '
+                           '(no tone)', 'configs/demo/nlcl_demo_gray_detail_d.py', False),
+    'nlcl_symmetric_layer': ('NLCL, recommended but the symmetric (CVPR) layer loss',
+                             'configs/demo/nlcl_demo_symmetric_layer.py', False),
+    'nlcl_no_ema': ('NLCL, recommended but the raw generators (no moving average)',
+                    'configs/demo/nlcl_demo_no_ema.py', False),
+    'nlcl_identity': ('NLCL, recommended plus the identity loss on the clean image',
+                      'configs/demo/nlcl_demo_identity.py', False),
+    'nlcl_rain_transplant': ('NLCL, recommended plus the rain transplant loss',
+                             'configs/demo/nlcl_demo_rain_transplant.py', False),
+    'nlcl_options_off': ('NLCL, asymmetric layer loss, options beyond the paper off',
+                         'configs/demo/nlcl_demo_options_off.py', False),
+    'nlcl_learned_heads': ('NLCL, recommended but learned layer heads (paper)',
+                           'configs/demo/nlcl_demo_learned_heads.py', False),
+    'nlcl_no_layer_loss': ('NLCL, recommended without the layer loss',
+                           'configs/demo/nlcl_demo_no_layer_loss.py', False),
+    'nlcl_random_sampling': ('NLCL, recommended with random instead of non-local sampling',
+                             'configs/demo/nlcl_demo_random_sampling.py', False),
+    'nlcl_cvpr_symmetric': ("NLCL, symmetric layer loss (CVPR), authors' settings",
+                            'configs/demo/nlcl_demo_cvpr_symmetric.py', False),
+    'nlcl_official_legacy': ('NLCL, released code incl. defects D1-D3',
+                             'configs/demo/nlcl_demo_official_legacy.py', False),
+    'supervised_l1': ('Same G_B, supervised (L1 on paired data)',
+                      'configs/demo/supervised_demo.py', True),
+}
+FIGURE_NLCL = 'nlcl_recommended'
+FIGURE_SUPERVISED = 'supervised_l1'
+DEFAULT_SEEDS = (0, 1, 2)
+
+
+def visible_cores() -> int:
+    """CPUs this process may run on (its affinity mask where supported)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def threads_per_job(jobs: int, cores: int) -> int:
+    """Threads each of ``jobs`` concurrent runs gets on ``cores`` CPUs (at least 1)."""
+    if jobs < 1:
+        raise ValueError(f'jobs must be >= 1, got {jobs}')
+    return max(1, cores // jobs)
+
+
+def job_env(jobs: int, cores: int, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """Environment of one of ``jobs`` concurrent runs: ``base`` (default ``os.environ``)
+    with ``OMP_NUM_THREADS`` set to :func:`threads_per_job`."""
+    env = dict(os.environ if base is None else base)
+    env['OMP_NUM_THREADS'] = str(threads_per_job(jobs, cores))
+    return env
+
+
+def sample_std(values: Sequence[float]) -> float:
+    """Sample standard deviation (ddof=1) of ``values``; 0.0 for a single value."""
+    n = len(values)
+    if n == 0:
+        raise ValueError('no values')
+    if n == 1:
+        return 0.0
+    mean = sum(values) / n
+    return (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
+
+
+def hardware() -> dict:
+    """CPU model, core count, torch version and the device the runs used; ``cpu_description``
+    adds the instruction sets (``nlcl_plugin.hardware.describe_cpu``) where available."""
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU'
+    info = dict(cpu=cpu, cores=os.cpu_count(), device=device, torch=torch.__version__,
+                python=platform.python_version())
+    try:
+        from ..hardware import describe_cpu
+    except ImportError:
+        pass
+    else:
+        info['cpu_description'] = describe_cpu()
+    return info
+
+
+
+def logged_train_seconds(log_path: str, iters: int) -> Optional[float]:
+    """Training time recorded in a ``train.log`` (first log line to the final save)."""
+    stamps, end = [], None
+    try:
+        with open(log_path) as f:
+            for line in f:
+                m = re.match(r'(\d\d/\d\d \d\d:\d\d:\d\d) - mmengine', line)
+                if not m:
+                    continue
+                stamp = datetime.datetime.strptime(m.group(1), '%m/%d %H:%M:%S')
+                stamps.append(stamp)
+                if f'Saving checkpoint at {iters} iterations' in line:
+                    end = stamp
+    except OSError:
+        return None
+    if not stamps or end is None:
+        return None
+    return (end - stamps[0]).total_seconds()
+
+
+def seed_work_dir(work_root: str, name: str, seed: int) -> str:
+    """Work directory of one training run: ``WORK_ROOT/NAME/seedS``."""
+    return osp.join(work_root, name, f'seed{seed}')
+
+
+def train_command(config: str, work: str, iters: int, seed: int) -> List[str]:
+    """``tools/train.py`` command line of one run (``iters`` iterations, one final
+    validation and checkpoint, ``randomness.seed=seed``)."""
+    return [sys.executable, 'tools/train.py', config, '--work-dir', work,
+            '--cfg-options', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+            f'default_hooks.checkpoint.interval={iters}', f'randomness.seed={seed}']
+
+
+def per_kind_over_seeds(per_seed: List[dict]) -> dict:
+    """Per rain kind, each metric's mean, sample standard deviation and per-seed values
+    over the seeds (``{kind: {metric: mean, metric_std: ..., metric_per_seed: [...],
+    images: n}}``); empty unless every seed has the same kinds."""
+    kinds = list(per_seed[0]) if per_seed else []
+    if not kinds or any(list(p) != kinds for p in per_seed):
+        return {}
+    out = {}
+    for kind in kinds:
+        first = per_seed[0][kind]
+        entry = dict(images=first['images'])
+        for key in (k for k in first if k != 'images'):
+            values = [float(p[kind][key]) for p in per_seed]
+            entry[key] = sum(values) / len(values)
+            entry[f'{key}_std'] = sample_std(values)
+            entry[f'{key}_per_seed'] = values
+        out[kind] = entry
+    return out
+
+
+def aggregate(name: str, per_seed_rows: List[dict]) -> dict:
+    """One method's results row from its per-seed rows (see :func:`train_and_evaluate`).
+
+    The row has the method's ``name``, ``label``, ``config`` and ``supervised`` flag,
+    ``seeds``, ``psnr`` / ``ssim`` (means over seeds), ``psnr_std`` / ``ssim_std``
+    (sample standard deviations, ddof=1; 0 for a single seed), ``psnr_per_seed`` /
+    ``ssim_per_seed``, ``checkpoint`` (the first seed's) and ``checkpoints``,
+    ``test_images``, ``input_psnr`` / ``input_ssim`` (the rainy input, the same for
+    every seed), where every seed has them ``detail_removed`` / ``base_removed`` /
+    ``detail_projection`` (means) with ``_std`` and ``_per_seed``, where the test images
+    have rain kinds ``per_kind`` (:func:`per_kind_over_seeds`) and ``input_per_kind`` (the
+    rainy input's scores per kind), and, where the runs' times are known,
+    ``train_seconds`` (mean time of one run), ``train_seconds_total`` and
+    ``train_seconds_per_seed``.
+    """
+    if not per_seed_rows:
+        raise ValueError(f'{name}: no per-seed results')
+    label, config, supervised = METHODS[name]
+    psnrs = [float(r['psnr']) for r in per_seed_rows]
+    ssims = [float(r['ssim']) for r in per_seed_rows]
+    first = per_seed_rows[0]
+    row = dict(name=name, label=label, config=config, supervised=supervised,
+               iterations=first['iterations'], seeds=[r['seed'] for r in per_seed_rows],
+               checkpoint=first['checkpoint'],
+               checkpoints=[r['checkpoint'] for r in per_seed_rows],
+               psnr=sum(psnrs) / len(psnrs), psnr_std=sample_std(psnrs),
+               ssim=sum(ssims) / len(ssims), ssim_std=sample_std(ssims),
+               psnr_per_seed=psnrs, ssim_per_seed=ssims, test_images=first['images'],
+               input_psnr=first['input_psnr'], input_ssim=first['input_ssim'])
+    for key in ('detail_removed', 'base_removed', 'detail_projection'):
+        values = [r.get(key) for r in per_seed_rows]
+        if all(v is not None for v in values):
+            values = [float(v) for v in values]
+            row[key] = sum(values) / len(values)
+            row[f'{key}_std'] = sample_std(values)
+            row[f'{key}_per_seed'] = values
+    per_kind = per_kind_over_seeds([r.get('per_kind') or {} for r in per_seed_rows])
+    if per_kind:
+        row['per_kind'] = per_kind
+        row['input_per_kind'] = first.get('input_per_kind') or {}
+    times = [r.get('train_seconds') for r in per_seed_rows]
+    known = [t for t in times if t is not None]
+    if known:
+        row['train_seconds'] = round(sum(known) / len(known), 1)
+        row['train_seconds_total'] = round(sum(known), 1)
+        row['train_seconds_per_seed'] = times
+    return row

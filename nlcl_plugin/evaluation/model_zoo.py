@@ -1,0 +1,287 @@
+"""The README's model-zoo table and ``configs/metafile.yml`` from measured results.
+
+:func:`render` turns the results file of ``tools/compare_demo.py`` (and the released
+models' ``model.json``) into the README block between :data:`START` and :data:`END` and
+MMagic's model index (``Collections``, then ``Models`` with ``Config``, ``In Collection``,
+``Metadata``, ``Name``, ``Results`` and ``Weights``; no empty values). Nothing in either
+is typed by hand. ``tools/model_zoo.py`` is the command line.
+"""
+import glob
+import json
+import os.path as osp
+from typing import Tuple
+
+import yaml
+
+__all__ = ['START', 'END', 'COLLECTIONS', 'method_stats', 'gain_flag', 'share_cell',
+           'per_kind_table', 'released_table', 'readme_table', 'metafile', 'load_released',
+           'render']
+
+START = '<!-- model-zoo:start -->'
+END = '<!-- model-zoo:end -->'
+
+COLLECTIONS = [
+    dict(Name='NLCL',
+         Metadata=dict(Architecture=['NLCL']),
+         Paper=dict(Title='Unsupervised Deraining: Where Contrastive Learning Meets '
+                    'Self-similarity',
+                    URL='https://arxiv.org/abs/2203.11509'),
+         README='README.md',
+         Task=['Deraining'],
+         Year=2022),
+    dict(Name='NLCL-TPAMI',
+         Metadata=dict(Architecture=['NLCL']),
+         Paper=dict(Title='Unsupervised Deraining: Where Asymmetric Contrastive Learning '
+                    'Meets Self-similarity',
+                    URL='https://arxiv.org/abs/2211.00837'),
+         README='README.md',
+         Task=['Deraining'],
+         Year=2024),
+]
+
+
+def _collection(method: dict) -> str:
+    if method['supervised']:
+        return 'NLCL'  # the same generator, trained with supervision for reference
+    if method['name'] in ('nlcl_cvpr_symmetric', 'nlcl_official_legacy'):
+        return 'NLCL'  # the CVPR paper's symmetric layer loss and its released code
+    return 'NLCL-TPAMI'
+
+
+def _hardware(res: dict) -> str:
+    hw = res['hardware']
+    if hw['device'] != 'CPU':
+        return f"{hw['device']}"
+    return hw.get('cpu_description') or f"{hw['cpu']}, {hw['cores']} cores"
+
+
+def method_stats(method: dict) -> dict:
+    """A method's PSNR/SSIM over seeds: ``psnr``, ``ssim`` (means), ``psnr_std``,
+    ``ssim_std`` and ``seeds`` (how many). Rows of single-seed results files (no
+    per-seed lists) count as one seed with a standard deviation of 0."""
+    psnrs = method.get('psnr_per_seed') or [method['psnr']]
+    ssims = method.get('ssim_per_seed') or [method['ssim']]
+    return dict(psnr=method['psnr'], ssim=method['ssim'],
+                psnr_std=method.get('psnr_std', 0.0) if len(psnrs) > 1 else 0.0,
+                ssim_std=method.get('ssim_std', 0.0) if len(ssims) > 1 else 0.0,
+                seeds=len(psnrs))
+
+
+def _seeds_phrase(res: dict) -> str:
+    seeds = res.get('seeds')
+    if not seeds:
+        n = max(method_stats(m)['seeds'] for m in res['methods'])
+        return f'{n} seed' + ('s' if n != 1 else '')
+    listed = ', '.join(str(s) for s in seeds)
+    return f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({listed})"
+
+
+def _mean_std(mean: float, std: float, seeds: int, digits: int) -> str:
+    """``mean ± std`` (e.g. ``26.31 ± 0.05``); the mean alone for a single seed."""
+    if seeds < 2:
+        return f'{mean:.{digits}f}'
+    return f'{mean:.{digits}f} ± {std:.{digits}f}'
+
+
+def gain_flag(method: dict, input_psnr: float) -> str:
+    """The table's "gain > std" cell: for an unsupervised (NLCL) method ``yes`` when its
+    mean PSNR gain over the rainy input exceeds its own standard deviation over seeds,
+    else ``no``; ``-`` for the supervised reference and for single-seed results (no
+    spread to compare with)."""
+    stats = method_stats(method)
+    if method['supervised'] or stats['seeds'] < 2:
+        return '-'
+    return 'yes' if stats['psnr'] - input_psnr > stats['psnr_std'] else 'no'
+
+
+def share_cell(method: dict, key: str, seeds: int) -> str:
+    """A share (``detail_projection``, ``detail_removed``) in %, mean ± std over seeds
+    (``-`` for results files without it)."""
+    if method.get(key) is None:
+        return '-'
+    mean = 100 * method[key]
+    if seeds < 2:
+        return f'{mean:.1f} %'
+    return f"{mean:.1f} ± {100 * method.get(f'{key}_std', 0.0):.1f} %"
+
+
+def per_kind_table(res: dict) -> list:
+    """Lines of the table per rain kind (empty for results measured without kinds):
+    for each method and kind, the PSNR gain over the rainy input of that kind and the
+    share of the streak layer taken away, mean ± std over seeds."""
+    kinds = list((res.get('input') or {}).get('per_kind') or {})
+    if not kinds or not all(m.get('per_kind') for m in res['methods']):
+        return []
+    held = set(res.get('held_out_kinds') or ())
+    names = [k + (' (held out)' if k in held else '') for k in kinds]
+    lines = ['', '**Per rain kind** (PSNR gain over the rainy input of that kind / streaks '
+             'taken away, mean ± std over seeds; "held out": a kind no training image has):',
+             '', '| Method | ' + ' | '.join(names) + ' |',
+             '| --- |' + ' ---: |' * len(kinds),
+             '| rainy input (PSNR, Y) | ' + ' | '.join(
+                 f"{res['input']['per_kind'][k]['psnr']:.2f} dB" for k in kinds) + ' |']
+    for m in res['methods']:
+        seeds = method_stats(m)['seeds']
+        cells = []
+        for k in kinds:
+            entry = m['per_kind'][k]
+            gain = entry['psnr'] - res['input']['per_kind'][k]['psnr']
+            share = 100 * entry['detail_projection']
+            if seeds < 2:
+                cells.append(f'{gain:+.2f} dB / {share:.0f} %')
+            else:
+                cells.append(f"{gain:+.2f} ± {entry['psnr_std']:.2f} dB / {share:.0f} ± "
+                             f"{100 * entry['detail_projection_std']:.0f} %")
+        lines.append(f"| {m['label']} | " + ' | '.join(cells) + ' |')
+    return lines
+
+
+def released_table(released) -> list:
+    """Lines of the released-models table (empty when none is released)."""
+    if not released:
+        return []
+    lines = ['', '**Released models** (`tools/ship_model.py`: a run\'s last checkpoint, '
+             'released only if it beats the rainy input in PSNR and SSIM; weights in the '
+             'repository):', '',
+             '| Model | Config | Iterations | Seed | PSNR (Y) | SSIM (Y) | vs input | Weights '
+             '| Trained on |',
+             '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |']
+    for r in released:
+        lines.append(
+            f"| {r['name']} | [{osp.basename(r['config'])}]({r['config']}) | "
+            f"{r['iterations']} | {r['seed']} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
+            f"{r['psnr'] - r['input_psnr']:+.2f} dB | [{osp.basename(r['weights'])}]"
+            f"({r['weights']}) | {r['cpu']} |")
+    lines += ['', 'Command, log, scalars and config of each: next to its weights '
+              '(`model.json`, `train.log`, `scalars.json`, `config.py`). Test: the same '
+              'split and metrics as the table above (one run, so no spread).']
+    return lines
+
+
+def readme_table(res: dict, released=()) -> str:
+    """The Markdown block that goes between the markers."""
+    data = res['data']
+    in_psnr, in_ssim = res['input']['psnr'], res['input']['ssim']
+    multi = max(method_stats(m)['seeds'] for m in res['methods']) > 1
+    spread = ('PSNR and SSIM are the mean ± the sample standard deviation over seeds' if multi
+              else 'PSNR and SSIM of that single run (one seed measures no spread)')
+    lines = [
+        f"Measured by `{res['command'].strip()}` on {res['date']} "
+        f"({_hardware(res)}, torch {res['hardware']['torch']}). "
+        f"Each method: {res['iterations']} iterations, batch {res['batch_size']}, "
+        f"{res['crop_size']}x{res['crop_size']} crops, trained with {_seeds_phrase(res)}; "
+        f"{spread}. "
+        f"Training data: {data['train_rainy']} rainy + {data['train_clean']} unpaired clean "
+        f"crops (the supervised reference instead uses the {data['train_pairs_supervised']} "
+        f"rainy crops with their clean originals). Test: the {data['test_pairs']} paired "
+        f"demo test images; {res['metrics']}.",
+        '',
+        'Differences smaller than the spread (± one standard deviation over seeds) are not '
+        'differences.',
+        '',
+        '| Method | Config | Training data | PSNR (Y) | SSIM (Y) | vs input | gain > std '
+        '| streaks taken away | detail error removed | Training time |',
+        '| --- | --- | --- | ---: | ---: | ---: | :---: | ---: | ---: | ---: |',
+        f"| rainy input (no deraining) | - | - | {in_psnr:.2f} | {in_ssim:.4f} | - | - | 0 % "
+        "| 0 % | - |",
+    ]
+    for m in res['methods']:
+        st = method_stats(m)
+        seconds = m.get('train_seconds')
+        time_cell = f'{seconds / 60:.1f} min' if seconds else '-'
+        data_cell = 'paired (supervised)' if m['supervised'] else 'unpaired'
+        lines.append(
+            f"| {m['label']} | [{osp.basename(m['config'])}]({m['config']}) | {data_cell} | "
+            f"{_mean_std(st['psnr'], st['psnr_std'], st['seeds'], 2)} | "
+            f"{_mean_std(st['ssim'], st['ssim_std'], st['seeds'], 4)} | "
+            f"{st['psnr'] - in_psnr:+.2f} dB | {gain_flag(m, in_psnr)} | "
+            f"{share_cell(m, 'detail_projection', st['seeds'])} | "
+            f"{share_cell(m, 'detail_removed', st['seeds'])} | {time_cell} |")
+    lines += ['', 'vs input: mean PSNR gain over the rainy input. gain > std: for each NLCL '
+              'method, whether that gain is larger than the method\'s own standard deviation '
+              'over seeds (`-`: supervised reference, or a single seed). Streaks taken away: '
+              'how far the output moved along the rainy input\'s error in the detail band '
+              '(the streaks\' layer; Y, Gaussian σ 3, `tools/error_bands.py`), whatever else '
+              'it changed; detail error removed: the share of that error gone from the output, '
+              'every change counted (below 0: the output adds detail-band error, e.g. '
+              'sharpening halos); both means over the test images. '
+              'Training time: mean wall-clock time of one run.',
+              '', 'Results file: `results/demo_comparison.json`. Checkpoints are written '
+              'under `work_dirs/demo_comparison/` by the command above (they are not '
+              'distributed).']
+    lines += per_kind_table(res)
+    lines += released_table(released)
+    return '\n'.join(lines)
+
+
+def metafile(res: dict, released=()) -> dict:
+    """MMagic's model index: the collections, then one model per method with its mean
+    PSNR/SSIM over seeds and their standard deviations, then the released models."""
+    models = []
+    for m in res['methods']:
+        st = method_stats(m)
+        metrics = {'PSNR (Y)': round(st['psnr'], 4), 'PSNR (Y) std': round(st['psnr_std'], 4),
+                   'SSIM (Y)': round(st['ssim'], 4), 'SSIM (Y) std': round(st['ssim_std'], 4)}
+        for key, name in (('detail_projection', 'Streaks taken away'),
+                          ('detail_removed', 'Detail-band error removed')):
+            if m.get(key) is not None:
+                metrics[name] = round(m[key], 4)
+                metrics[f'{name} std'] = round(m.get(f'{key}_std', 0.0), 4)
+        models.append({
+            'Config': m['config'],
+            'In Collection': _collection(m),
+            'Metadata': {
+                'Training Data': 'nlcl_demo (paired)' if m['supervised'] else 'nlcl_demo (unpaired)',
+                'Iterations': res['iterations'],
+                'Seeds': st['seeds'],
+                'Training Resources': _hardware(res),
+            },
+            'Name': f"{m['name']}_{res['iterations']}iter_nlcl-demo",
+            'Results': [{
+                'Dataset': 'nlcl_demo',
+                'Metrics': metrics,
+                'Task': 'Deraining',
+            }],
+            'Weights': m['checkpoint'],
+        })
+    for r in released:
+        models.append({
+            'Config': r['config'],
+            'In Collection': 'NLCL-TPAMI',
+            'Metadata': {
+                'Training Data': 'nlcl_demo (unpaired)',
+                'Iterations': r['iterations'],
+                'Seeds': 1,
+                'Training Resources': r['cpu'],
+            },
+            'Name': r['name'],
+            'Results': [{
+                'Dataset': 'nlcl_demo',
+                'Metrics': {'PSNR (Y)': round(r['psnr'], 4), 'SSIM (Y)': round(r['ssim'], 4)},
+                'Task': 'Deraining',
+            }],
+            'Weights': r['weights'],
+        })
+    return {'Collections': COLLECTIONS, 'Models': models}
+
+
+def load_released(pattern: str) -> list:
+    """The ``model.json`` files of the released models, sorted by path."""
+    out = []
+    for path in sorted(glob.glob(pattern)):
+        with open(path) as f:
+            out.append(json.load(f))
+    return out
+
+
+def render(res: dict, readme_text: str, released=()) -> Tuple[str, str]:
+    """(new README text, metafile text)."""
+    if START not in readme_text or END not in readme_text:
+        raise ValueError(f'README lacks the {START} / {END} markers')
+    head, rest = readme_text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme = f'{head}{START}\n{readme_table(res, released)}\n{END}{tail}'
+    meta = ('# Generated by tools/model_zoo.py from results/demo_comparison.json and '
+            'model_zoo/*/model.json; do not edit.\n'
+            + yaml.safe_dump(metafile(res, released), sort_keys=False, width=100))
+    return readme, meta
