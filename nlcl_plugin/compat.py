@@ -16,6 +16,13 @@ The fixes (one line of *why* each):
 * ``mmcv._ext``: mmcv-lite has no compiled ops, but mmagic's registry imports editors that
   ``from mmcv.ops import ...`` at import time; a stand-in whose ops raise
   ``NotImplementedError`` when *called* lets registration work (real ops win if present).
+* ``mmagic.models.utils.model_utils``: its ``generation_init_weights`` (CycleGAN's and
+  Pix2Pix's generators, their discriminators) records what it initialised for every
+  module that carries mmengine's ``_params_init_info``, but has a record only for
+  convolutions, linear and batch-norm layers: on the generator itself, which carries one
+  when ``BaseTranslationModel.init_weights`` runs, it raises ``UnboundLocalError`` and no
+  translation model can start training. The layers are initialised as before, and the
+  record of the other modules is mmengine's own (``update_init_info``).
 * ``mmengine.runner.checkpoint``: torch >= 2.6 loads with ``weights_only=True`` and
   mmengine's own training checkpoints (message hub, numpy scalars) fail to resume, while
   its URL loader (``load_url``) unpickles anything; local files and URLs are loaded
@@ -112,6 +119,44 @@ def _numpy_bool8(module):
     import numpy as np
     if not hasattr(np, 'bool8'):
         np.bool8 = np.bool_
+
+
+def _layer_mmagic_initialises(m) -> bool:
+    """The modules ``generation_init_weights`` initialises (its own test, by class name)."""
+    name = type(m).__name__
+    return ((hasattr(m, 'weight') and ('Conv' in name or 'Linear' in name))
+            or 'BatchNorm2d' in name)
+
+
+@_post('mmagic.models.utils.model_utils')
+def _mmagic_generation_init_info(module):
+    import collections
+
+    import torch
+    from mmengine.model.weight_init import update_init_info
+    original = module.generation_init_weights
+    probe = torch.nn.Sequential(torch.nn.Identity())
+    probe._params_init_info = collections.defaultdict(dict)
+    try:
+        original(probe)
+        return  # records every module it is given: not broken
+    except UnboundLocalError:
+        pass
+
+    def generation_init_weights(net, init_type='normal', init_gain=0.02):
+        held = {m: m.__dict__.pop('_params_init_info') for m in net.modules()
+                if '_params_init_info' in m.__dict__ and not _layer_mmagic_initialises(m)}
+        try:
+            original(net, init_type=init_type, init_gain=init_gain)
+        finally:
+            for m, info in held.items():
+                m._params_init_info = info
+        for m in held:
+            update_init_info(m, f'Initialize {type(m).__name__} by generation_init_weights '
+                             f"with init_type '{init_type}'.")
+
+    generation_init_weights.__doc__ = original.__doc__
+    module.generation_init_weights = generation_init_weights
 
 
 class _MissingOp:
