@@ -29,9 +29,17 @@ def test_methods_and_their_configs():
         'nlcl_options_off',
         'nlcl_learned_heads',
         'nlcl_no_layer_loss',
-        'nlcl_random_sampling', 'nlcl_cvpr_symmetric', 'nlcl_official_legacy', 'supervised_l1']
+        'nlcl_random_sampling', 'nlcl_cvpr_symmetric', 'nlcl_official_legacy', 'supervised_l1',
+        'restormer', 'nafnet', 'cyclegan']
     assert comparison.METHODS['nlcl_recommended'][1] == 'configs/nlcl_demo.py'
-    assert [n for n, m in comparison.METHODS.items() if m[2]] == ['supervised_l1']
+    assert [n for n, m in comparison.METHODS.items() if m[2]] == [
+        'supervised_l1', 'restormer', 'nafnet']
+    # MMagic's models: configs of this project, in their metafile collections
+    assert {n: comparison.METHODS[n][1] for n in comparison.HOST_MODELS} == {
+        'restormer': 'configs/zoo/restormer_demo.py', 'nafnet': 'configs/zoo/nafnet_demo.py',
+        'cyclegan': 'configs/zoo/cyclegan_demo.py'}
+    assert comparison.aggregate('cyclegan', [seed_row(0, 20.0, 0.6)])['collection'] == 'CycleGAN'
+    assert 'collection' not in comparison.aggregate('nlcl_recommended', [seed_row(0, 20.0, 0.6)])
     assert comparison.FIGURE_NLCL == 'nlcl_recommended'
     for _, config, _ in comparison.METHODS.values():
         assert osp.isfile(osp.join(REPO, config)), config
@@ -39,10 +47,17 @@ def test_methods_and_their_configs():
 
 def test_configs_load():
     from mmengine.config import Config
+    demo = Config.fromfile(osp.join(REPO, 'configs/nlcl_demo.py'))
     for _, config, _ in comparison.METHODS.values():
         cfg = Config.fromfile(osp.join(REPO, config))
         assert cfg.crop_size == 128, config
         assert 'seed' in cfg.randomness, config
+        # the budget rule: equal iterations, the same schedule, batch 1 and test split
+        assert cfg.train_cfg.max_iters == demo.train_cfg.max_iters, config
+        assert cfg.param_scheduler == demo.param_scheduler, config
+        assert cfg.train_dataloader.batch_size == 1, config
+        assert cfg.test_dataloader.dataset.data_root == demo.test_dataloader.dataset.data_root
+        assert cfg.test_evaluator == demo.test_evaluator, config
     # the discriminator ablation differs from the recommended config in D alone
     rec = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_recommended'][1])).model
     abl = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_instance_norm_d'][1])).model

@@ -79,22 +79,26 @@ def test_render_puts_every_number_in_the_table_and_metafile():
     assert readme.startswith('# x\n\nbefore\n') and readme.endswith('\n\nafter\n')
     assert 'old table' not in readme
     table = table_of(readme)
-    assert '| Method | Config | Training data | PSNR (Y) | SSIM (Y) | vs input | gain > std ' \
-           '| streaks taken away | detail error removed | Training time |' in table
-    assert '| rainy input (no deraining) | - | - | 20.12 | 0.6123 | - | - | 0 % | 0 % | - |' \
+    assert '| Method | Config | Supervision | Parameters | MACs at 256x256 | PSNR (Y) | SSIM (Y) ' \
+           '| vs input | gain > std | streaks taken away | detail error removed | Training time |' \
         in table
-    assert '| NLCL A | [nlcl_demo.py](configs/nlcl_demo.py) | unpaired | 21.50 ± 0.50 | ' \
+    assert '| rainy input (no deraining) | - | - | - | - | 20.12 | 0.6123 | - | - | 0 % | 0 % ' \
+           '| - |' in table
+    # results without the complexity fields show '-' there
+    assert '| NLCL A | [nlcl_demo.py](configs/nlcl_demo.py) | unpaired | - | - | 21.50 ± 0.50 | ' \
            '0.7000 ± 0.0100 | +1.38 dB | yes | 30.0 ± 5.0 % | 15.0 ± 2.0 % | 1.5 min |' in table
     # results without the detail-band measurement show '-'
     assert '| NLCL B | [nlcl_demo_cvpr_symmetric.py](configs/demo/nlcl_demo_cvpr_symmetric.py) ' \
-           '| unpaired | 20.50 ± 0.50 | 0.6200 ± 0.0200 | +0.38 dB | no | - | - | - |' in table
-    assert '| Sup | [supervised_demo.py](configs/demo/supervised_demo.py) | paired (supervised) | ' \
+           '| unpaired | - | - | 20.50 ± 0.50 | 0.6200 ± 0.0200 | +0.38 dB | no | - | - | - |' \
+        in table
+    assert '| Sup | [supervised_demo.py](configs/demo/supervised_demo.py) | paired | - | - | ' \
            '25.25 ± 0.25 | 0.8000 ± 0.0100 | +5.13 dB | - | - | - | - |' in table
     assert 'trained with 3 seeds (0, 1, 2)' in table
     assert 'mean ± the sample standard deviation over seeds' in table
     assert 'Differences smaller than the spread (± one standard deviation over seeds) are ' \
            'not differences.' in table
-    assert '7 iterations' in table and 'Some CPU, 2 cores' in table and '2026-01-02' in table
+    assert '(budget: equal iterations): 7 iterations' in table
+    assert 'Some CPU, 2 cores' in table and '2026-01-02' in table
     doc = yaml.safe_load(meta)
     assert [c['Name'] for c in doc['Collections']] == ['NLCL', 'NLCL-TPAMI']
     models = doc['Models']
@@ -132,7 +136,8 @@ def test_gain_flag_needs_a_gain_larger_than_the_spread():
 def test_single_seed_results_still_render():
     readme, meta = model_zoo.render(OLD_SAMPLE, README)
     table = table_of(readme)
-    assert '| NLCL old | [nlcl_demo.py](configs/nlcl_demo.py) | unpaired | 21.50 | 0.7000 | ' \
+    assert '| NLCL old | [nlcl_demo.py](configs/nlcl_demo.py) | unpaired | - | - | 21.50 | ' \
+           '0.7000 | ' \
            '+1.38 dB | - | - | - | 1.5 min |' in table
     assert 'trained with 1 seed;' in table and '±' not in table.split('| Method')[1]
     doc = yaml.safe_load(meta)
@@ -199,3 +204,33 @@ def test_per_kind_table():
     assert '| NLCL A | +1.25 ± 0.50 dB / 30 ± 5 % | -0.50 ± 0.25 dB / -10 ± 2 % |' in table
     # results without kinds: no such table
     assert 'Per rain kind' not in table_of(model_zoo.render(SAMPLE, README)[0])
+
+
+def test_host_model_rows_with_complexity_and_their_collections():
+    """A row of MMagic's CycleGAN with its parameters and MACs (the values of the results
+    file, rendered): the table's cells, its gain flag (unsupervised), and the metafile's
+    collection and metadata; only the collections of the rows are listed."""
+    res = copy.deepcopy(SAMPLE)
+    res['budget'] = 'equal iterations'
+    cyclegan = dict(copy.deepcopy(SAMPLE['methods'][1]), name='cyclegan', label='CycleGAN',
+                    config='configs/zoo/cyclegan_demo.py', collection='CycleGAN',
+                    params=1374723, macs=6700400640, macs_size=256)
+    res['methods'].append(cyclegan)
+    res['methods'][0].update(params=316195, macs=20700000000, macs_size=256)
+    readme, meta = model_zoo.render(res, README)
+    table = table_of(readme)
+    assert '| CycleGAN | [cyclegan_demo.py](configs/zoo/cyclegan_demo.py) | unpaired | 1.37 M ' \
+           '| 6.7 G | 20.50 ± 0.50 | 0.6200 ± 0.0200 | +0.38 dB | no |' in table
+    assert '| NLCL A | [nlcl_demo.py](configs/nlcl_demo.py) | unpaired | 0.32 M | 20.7 G |' in table
+    doc = yaml.safe_load(meta)
+    assert [c['Name'] for c in doc['Collections']] == ['NLCL', 'NLCL-TPAMI', 'CycleGAN']
+    row = doc['Models'][-1]
+    assert row['In Collection'] == 'CycleGAN' and row['Config'] == 'configs/zoo/cyclegan_demo.py'
+    assert row['Metadata']['Parameters'] == 1374723
+    assert row['Metadata']['MACs (256x256)'] == 6700400640
+    assert 'Parameters' not in doc['Models'][1]['Metadata']  # not recorded: left out
+    no_empty(doc)
+    res['methods'][0]['macs_size'] = 128
+    with pytest.raises(ValueError, match='different sizes'):
+        model_zoo.render(res, README)
+

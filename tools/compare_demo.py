@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Compare NLCL variants and a supervised reference on the built-in demo benchmark.
+"""Compare NLCL variants, a supervised reference and MMagic's own models on the demo benchmark.
 
     python tools/compare_demo.py [--iters 300] [--seeds 0 1 2] [--jobs 1]
         [--work-dir work_dirs/demo_comparison] [--out results/demo_comparison.json]
@@ -49,7 +49,17 @@ Methods (``--only`` takes these names):
 * ``nlcl_official_legacy``: ``configs/demo/nlcl_demo_official_legacy.py`` (the released
   code, defects D1-D3 included);
 * ``supervised_l1``: ``configs/demo/supervised_demo.py`` (G_B trained on the paired
-  rainy/clean crops: the upper bound of an unsupervised method).
+  rainy/clean crops: the upper bound of an unsupervised method);
+* ``restormer``, ``nafnet``: ``configs/zoo/restormer_demo.py``,
+  ``configs/zoo/nafnet_demo.py`` (MMagic's Restormer and NAFNet, sized for a CPU,
+  trained on the same paired crops);
+* ``cyclegan``: ``configs/zoo/cyclegan_demo.py`` (MMagic's CycleGAN on the same unpaired
+  rainy and clean crops as NLCL).
+
+Budget rule: equal iterations. Every method trains ``--iters`` iterations at batch 1 on
+the same crops with the demo's schedule; the times differ and are recorded. Each row
+also records the parameters and multiply-accumulates at 256x256 of the network that
+derains (``nlcl_plugin.evaluation.comparison.model_complexity``).
 """
 import argparse
 import concurrent.futures
@@ -67,7 +77,8 @@ sys.path.insert(0, REPO)
 
 from nlcl_plugin.evaluation.comparison import (DEFAULT_SEEDS, FIGURE_NLCL,  # noqa: E402
                                                FIGURE_SUPERVISED, METHODS, aggregate, hardware,
-                                               job_env, logged_train_seconds, seed_work_dir,
+                                               job_env, logged_train_seconds,
+                                               model_complexity, seed_work_dir,
                                                threads_per_job, train_command, visible_cores)
 
 
@@ -215,6 +226,8 @@ def main(argv=None):
     names = args.only or list(METHODS)
     start = time.time()
     rows = run_all(names, args.seeds, args.iters, work_root, args.reuse, args.jobs)
+    for row in rows:  # of the network that derains, at 256x256
+        row.update(model_complexity(osp.join(REPO, row['config'])))
     first = rows[0]
     result = dict(
         benchmark='nlcl_demo',
@@ -226,6 +239,7 @@ def main(argv=None):
         command='python tools/compare_demo.py ' + ' '.join(argv if argv is not None
                                                             else sys.argv[1:]),
         iterations=args.iters,
+        budget='equal iterations',
         seeds=list(args.seeds),
         batch_size=1,
         crop_size=int(Config.fromfile(osp.join(REPO, METHODS[names[0]][1])).crop_size),

@@ -14,8 +14,10 @@ of, side by side:
 * the authors' released G_B, when ``--official-dir``, ``$NLCL_OFFICIAL_DIR`` or
   ``../shared/official-nlcl`` holds ``checkpoints/latest_net_Back.pth``.
 
-Every model is run the same way (``Derainer``: input in [-1, 1], B clamped, rounded to
-8 bits). Pictures: ``WORK_DIR/report/<image>.png`` strips (rainy | each model | clean).
+Every NLCL generator is run the same way (``Derainer``: input in [-1, 1], B clamped,
+rounded to 8 bits); a run of another MMagic model (``configs/zoo/``: Restormer, NAFNet,
+CycleGAN) through that model's own test step (``ModelDerainer``). Pictures:
+``WORK_DIR/report/<image>.png`` strips (rainy | each model | clean).
 Writes ``WORK_DIR/demo_report.json``.
 """
 import argparse
@@ -27,9 +29,10 @@ import sys
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from nlcl_plugin.evaluation.report import (BAND_KEYS, describe_cpu, evaluate,  # noqa: E402
-                                           latest_checkpoint, official_checkpoint,
-                                           print_per_kind, write_pictures)
+from nlcl_plugin.evaluation.report import (BAND_KEYS, derainer_for,  # noqa: E402
+                                           describe_cpu, evaluate, latest_checkpoint,
+                                           official_checkpoint, print_per_kind,
+                                           write_pictures)
 
 DEFAULT_SHIPPED = osp.join(REPO, 'model_zoo', 'nlcl_demo_s2022', 'nlcl_demo_s2022.pth')
 
@@ -72,7 +75,7 @@ def _main(args):
 
     label = 'this run (raw weights)' if args.raw_weights else 'this run (short demo)'
     models = [('rainy input O', None),
-              (label, Derainer.from_checkpoints(ckpt, ema=False if args.raw_weights else None))]
+              (label, derainer_for(runner.cfg, ckpt, ema=False if args.raw_weights else None))]
     shipped = args.shipped if args.shipped and osp.isfile(args.shipped) else None
     if shipped:
         models.append(('shipped model', Derainer.from_checkpoints(shipped)))

@@ -14,9 +14,11 @@ import re
 import sys
 from typing import Dict, List, Optional, Sequence
 
-__all__ = ['METHODS', 'FIGURE_NLCL', 'FIGURE_SUPERVISED', 'DEFAULT_SEEDS', 'visible_cores',
+__all__ = ['METHODS', 'HOST_MODELS', 'COMPLEXITY_SIZE', 'FIGURE_NLCL', 'FIGURE_SUPERVISED',
+           'DEFAULT_SEEDS', 'visible_cores',
            'threads_per_job', 'job_env', 'sample_std', 'hardware', 'logged_train_seconds',
-           'seed_work_dir', 'train_command', 'per_kind_over_seeds', 'aggregate']
+           'seed_work_dir', 'train_command', 'per_kind_over_seeds', 'aggregate',
+           'model_complexity']
 
 #: name -> (label, config relative to the repository, supervised?)
 METHODS = {
@@ -51,7 +53,17 @@ METHODS = {
                              'configs/demo/nlcl_demo_official_legacy.py', False),
     'supervised_l1': ('Same G_B, supervised (L1 on paired data)',
                       'configs/demo/supervised_demo.py', True),
+    # MMagic's own models (configs/zoo/), sized for a CPU, on the same data and test split
+    'restormer': ("MMagic's Restormer (width 16, one block per level), supervised (L1 on "
+                  'paired data)', 'configs/zoo/restormer_demo.py', True),
+    'nafnet': ("MMagic's NAFNet (width 16, one block per level), supervised (PSNR loss on "
+               'paired data)', 'configs/zoo/nafnet_demo.py', True),
+    'cyclegan': ("MMagic's CycleGAN (ResNet generators of width 32 with 4 blocks), unpaired",
+                 'configs/zoo/cyclegan_demo.py', False),
 }
+#: The host's models among :data:`METHODS`: name -> their collection (paper) in the
+#: metafile; the other methods are NLCL's.
+HOST_MODELS = {'restormer': 'Restormer', 'nafnet': 'NAFNet', 'cyclegan': 'CycleGAN'}
 FIGURE_NLCL = 'nlcl_recommended'
 FIGURE_SUPERVISED = 'supervised_l1'
 DEFAULT_SEEDS = (0, 1, 2)
@@ -183,7 +195,8 @@ def aggregate(name: str, per_seed_rows: List[dict]) -> dict:
     have rain kinds ``per_kind`` (:func:`per_kind_over_seeds`) and ``input_per_kind`` (the
     rainy input's scores per kind), and, where the runs' times are known,
     ``train_seconds`` (mean time of one run), ``train_seconds_total`` and
-    ``train_seconds_per_seed``.
+    ``train_seconds_per_seed``; for the host's models, ``collection``
+    (:data:`HOST_MODELS`).
     """
     if not per_seed_rows:
         raise ValueError(f'{name}: no per-seed results')
@@ -199,6 +212,8 @@ def aggregate(name: str, per_seed_rows: List[dict]) -> dict:
                ssim=sum(ssims) / len(ssims), ssim_std=sample_std(ssims),
                psnr_per_seed=psnrs, ssim_per_seed=ssims, test_images=first['images'],
                input_psnr=first['input_psnr'], input_ssim=first['input_ssim'])
+    if name in HOST_MODELS:
+        row['collection'] = HOST_MODELS[name]
     for key in ('detail_removed', 'base_removed', 'detail_projection'):
         values = [r.get(key) for r in per_seed_rows]
         if all(v is not None for v in values):
@@ -217,3 +232,46 @@ def aggregate(name: str, per_seed_rows: List[dict]) -> dict:
         row['train_seconds_total'] = round(sum(known), 1)
         row['train_seconds_per_seed'] = times
     return row
+
+
+#: Side of the square input at which :func:`model_complexity` counts.
+COMPLEXITY_SIZE = 256
+
+
+def model_complexity(config: str, size: int = COMPLEXITY_SIZE) -> dict:
+    """Parameters and multiply-accumulates of the network that derains in the model of
+    ``config`` (NLCL's and MMagic's editing models' generator, for NLCL G_B; CycleGAN's
+    rainy -> clean generator) on one ``size`` x ``size`` RGB image.
+
+    The count is mmengine's ``get_model_complexity_info``: convolutions, transposed
+    convolutions, linear layers and matrix products (one per multiply-accumulate) and
+    the normalisation layers it knows (``nn.InstanceNorm2d``: 4 per value); other
+    element-wise operations, activations and custom layers are not counted.
+
+    Returns:
+        dict: ``params`` and ``macs`` (ints) and ``macs_size`` (``size``).
+    """
+    import logging
+
+    import torch
+    from mmengine.analysis import get_model_complexity_info
+    from mmengine.logging import MMLogger
+    from mmengine.registry import DefaultScope
+
+    from ..mmagic.runner_utils import load_config
+    from ..mmagic.zoo import deraining_network
+    cfg = load_config(config)
+    with DefaultScope.overwrite_default_scope('mmagic'):
+        from mmagic.registry import MODELS
+        net = deraining_network(MODELS.build(cfg.model)).eval()
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # one warning per operator it does not count
+    try:
+        with torch.no_grad():
+            info = get_model_complexity_info(net, input_shape=(3, size, size),
+                                             show_table=False, show_arch=False)
+    finally:
+        logger.setLevel(level)
+    return dict(params=int(info['params']), macs=int(info['flops']), macs_size=size)
+

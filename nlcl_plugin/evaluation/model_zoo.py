@@ -14,6 +14,7 @@ from typing import Tuple
 import yaml
 
 __all__ = ['START', 'END', 'COLLECTIONS', 'method_stats', 'gain_flag', 'share_cell',
+           'complexity_size', 'complexity_cells',
            'per_kind_table', 'released_table', 'readme_table', 'metafile', 'load_released',
            'render']
 
@@ -37,10 +38,36 @@ COLLECTIONS = [
          README='README.md',
          Task=['Deraining'],
          Year=2024),
+    # MMagic's own models, trained here on the same data (configs/zoo/)
+    dict(Name='Restormer',
+         Metadata=dict(Architecture=['Restormer']),
+         Paper=dict(Title='Restormer: Efficient Transformer for High-Resolution Image '
+                    'Restoration',
+                    URL='https://arxiv.org/abs/2111.09881'),
+         README='https://github.com/open-mmlab/mmagic/blob/main/configs/restormer/README.md',
+         Task=['Deraining'],
+         Year=2022),
+    dict(Name='NAFNet',
+         Metadata=dict(Architecture=['NAFNet']),
+         Paper=dict(Title='Simple Baselines for Image Restoration',
+                    URL='https://arxiv.org/abs/2204.04676'),
+         README='https://github.com/open-mmlab/mmagic/blob/main/configs/nafnet/README.md',
+         Task=['Deraining'],
+         Year=2022),
+    dict(Name='CycleGAN',
+         Metadata=dict(Architecture=['CycleGAN']),
+         Paper=dict(Title='Unpaired Image-to-Image Translation using Cycle-Consistent '
+                    'Adversarial Networks',
+                    URL='https://arxiv.org/abs/1703.10593'),
+         README='https://github.com/open-mmlab/mmagic/blob/main/configs/cyclegan/README.md',
+         Task=['Deraining'],
+         Year=2017),
 ]
 
 
 def _collection(method: dict) -> str:
+    if method.get('collection'):
+        return method['collection']  # one of the host's models
     if method['supervised']:
         return 'NLCL'  # the same generator, trained with supervision for reference
     if method['name'] in ('nlcl_cvpr_symmetric', 'nlcl_official_legacy'):
@@ -84,9 +111,9 @@ def _mean_std(mean: float, std: float, seeds: int, digits: int) -> str:
 
 
 def gain_flag(method: dict, input_psnr: float) -> str:
-    """The table's "gain > std" cell: for an unsupervised (NLCL) method ``yes`` when its
-    mean PSNR gain over the rainy input exceeds its own standard deviation over seeds,
-    else ``no``; ``-`` for the supervised reference and for single-seed results (no
+    """The table's "gain > std" cell: for an unsupervised method (NLCL, CycleGAN) ``yes``
+    when its mean PSNR gain over the rainy input exceeds its own standard deviation over seeds,
+    else ``no``; ``-`` for the supervised methods and for single-seed results (no
     spread to compare with)."""
     stats = method_stats(method)
     if method['supervised'] or stats['seeds'] < 2:
@@ -158,54 +185,87 @@ def released_table(released) -> list:
     return lines
 
 
+def complexity_size(res: dict) -> int:
+    """Side of the square image the results' complexity columns count at (256 when no
+    row records it)."""
+    sizes = {m['macs_size'] for m in res['methods'] if m.get('macs_size')}
+    if len(sizes) > 1:
+        raise ValueError(f'methods counted at different sizes: {sorted(sizes)}')
+    return sizes.pop() if sizes else 256
+
+
+def complexity_cells(method: dict, size: int) -> str:
+    """``parameters | MACs`` cells (``2.33 M | 8.1 G``); ``-`` where not recorded."""
+    params = f"{method['params'] / 1e6:.2f} M" if method.get('params') else '-'
+    macs = f"{method['macs'] / 1e9:.1f} G" if method.get('macs') else '-'
+    return f'{params} | {macs}'
+
+
+def _budget_phrase(res: dict) -> str:
+    return f"budget: {res.get('budget', 'equal iterations')}"
+
+
 def readme_table(res: dict, released=()) -> str:
     """The Markdown block that goes between the markers."""
     data = res['data']
     in_psnr, in_ssim = res['input']['psnr'], res['input']['ssim']
     multi = max(method_stats(m)['seeds'] for m in res['methods']) > 1
+    size = complexity_size(res)
     spread = ('PSNR and SSIM are the mean ± the sample standard deviation over seeds' if multi
               else 'PSNR and SSIM of that single run (one seed measures no spread)')
     lines = [
         f"Measured by `{res['command'].strip()}` on {res['date']} "
         f"({_hardware(res)}, torch {res['hardware']['torch']}). "
-        f"Each method: {res['iterations']} iterations, batch {res['batch_size']}, "
+        f"Each method ({_budget_phrase(res)}): {res['iterations']} iterations, "
+        f"batch {res['batch_size']}, "
         f"{res['crop_size']}x{res['crop_size']} crops, trained with {_seeds_phrase(res)}; "
         f"{spread}. "
         f"Training data: {data['train_rainy']} rainy + {data['train_clean']} unpaired clean "
-        f"crops (the supervised reference instead uses the {data['train_pairs_supervised']} "
+        f"crops (the supervised methods instead use the {data['train_pairs_supervised']} "
         f"rainy crops with their clean originals). Test: the {data['test_pairs']} paired "
         f"demo test images; {res['metrics']}.",
         '',
         'Differences smaller than the spread (± one standard deviation over seeds) are not '
         'differences.',
         '',
-        '| Method | Config | Training data | PSNR (Y) | SSIM (Y) | vs input | gain > std '
-        '| streaks taken away | detail error removed | Training time |',
-        '| --- | --- | --- | ---: | ---: | ---: | :---: | ---: | ---: | ---: |',
-        f"| rainy input (no deraining) | - | - | {in_psnr:.2f} | {in_ssim:.4f} | - | - | 0 % "
-        "| 0 % | - |",
+        f'| Method | Config | Supervision | Parameters | MACs at {size}x{size} | PSNR (Y) '
+        '| SSIM (Y) | vs input | gain > std | streaks taken away | detail error removed '
+        '| Training time |',
+        '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | :---: | ---: | ---: | ---: |',
+        f"| rainy input (no deraining) | - | - | - | - | {in_psnr:.2f} | {in_ssim:.4f} | - | - "
+        "| 0 % | 0 % | - |",
     ]
     for m in res['methods']:
         st = method_stats(m)
         seconds = m.get('train_seconds')
         time_cell = f'{seconds / 60:.1f} min' if seconds else '-'
-        data_cell = 'paired (supervised)' if m['supervised'] else 'unpaired'
+        data_cell = 'paired' if m['supervised'] else 'unpaired'
         lines.append(
             f"| {m['label']} | [{osp.basename(m['config'])}]({m['config']}) | {data_cell} | "
+            f"{complexity_cells(m, size)} | "
             f"{_mean_std(st['psnr'], st['psnr_std'], st['seeds'], 2)} | "
             f"{_mean_std(st['ssim'], st['ssim_std'], st['seeds'], 4)} | "
             f"{st['psnr'] - in_psnr:+.2f} dB | {gain_flag(m, in_psnr)} | "
             f"{share_cell(m, 'detail_projection', st['seeds'])} | "
             f"{share_cell(m, 'detail_removed', st['seeds'])} | {time_cell} |")
-    lines += ['', 'vs input: mean PSNR gain over the rainy input. gain > std: for each NLCL '
-              'method, whether that gain is larger than the method\'s own standard deviation '
-              'over seeds (`-`: supervised reference, or a single seed). Streaks taken away: '
+    lines += ['', 'Supervision: paired (the rainy crops with their clean originals) or '
+              'unpaired (rainy and clean crops of different scenes). '
+              'vs input: mean PSNR gain over the rainy input. gain > std: for each '
+              'unsupervised method, whether that gain is larger than the method\'s own '
+              'standard deviation over seeds (`-`: a supervised method, or a single seed). '
+              'Streaks taken away: '
               'how far the output moved along the rainy input\'s error in the detail band '
               '(the streaks\' layer; Y, Gaussian σ 3, `tools/error_bands.py`), whatever else '
               'it changed; detail error removed: the share of that error gone from the output, '
               'every change counted (below 0: the output adds detail-band error, e.g. '
               'sharpening halos); both means over the test images. '
-              'Training time: mean wall-clock time of one run.',
+              'Parameters and MACs: of the network that derains (NLCL: G_B; CycleGAN: its '
+              f'rainy-to-clean generator) on one {size}x{size} image, multiply-accumulates '
+              "of its convolutions, linear layers and matrix products (mmengine's "
+              '`get_model_complexity_info`, which adds its count of standard normalisation '
+              'layers; other element-wise operations not counted; `-`: not recorded in the '
+              'results file). '
+              'Training time: mean wall-clock time of one run on the CPU named above.',
               '', 'Results file: `results/demo_comparison.json`. Checkpoints are written '
               'under `work_dirs/demo_comparison/` by the command above (they are not '
               'distributed).']
@@ -235,6 +295,9 @@ def metafile(res: dict, released=()) -> dict:
                 'Iterations': res['iterations'],
                 'Seeds': st['seeds'],
                 'Training Resources': _hardware(res),
+                **({'Parameters': m['params']} if m.get('params') else {}),
+                **({f"MACs ({m['macs_size']}x{m['macs_size']})": m['macs']}
+                   if m.get('macs') and m.get('macs_size') else {}),
             },
             'Name': f"{m['name']}_{res['iterations']}iter_nlcl-demo",
             'Results': [{
@@ -262,7 +325,8 @@ def metafile(res: dict, released=()) -> dict:
             }],
             'Weights': r['weights'],
         })
-    return {'Collections': COLLECTIONS, 'Models': models}
+    used = {model['In Collection'] for model in models}
+    return {'Collections': [c for c in COLLECTIONS if c['Name'] in used], 'Models': models}
 
 
 def load_released(pattern: str) -> list:

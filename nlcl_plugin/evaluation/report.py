@@ -14,7 +14,7 @@ from .metrics import y_metrics
 from .per_kind import KIND_METRICS, kinds_of_folder, per_kind_means
 
 __all__ = ['BAND_KEYS', 'latest_checkpoint', 'official_checkpoint', 'test_pairs', 'y_metrics',
-           'evaluate', 'write_pictures', 'print_per_kind', 'describe_cpu']
+           'derainer_for', 'evaluate', 'write_pictures', 'print_per_kind', 'describe_cpu']
 
 #: The project's root (the checkout holding ``nlcl_plugin/``).
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -51,6 +51,23 @@ def test_pairs(test_root, inputs='input'):
     if not names:
         raise FileNotFoundError(f'no test images under {test_root}/{inputs}')
     return names
+
+
+def derainer_for(cfg, checkpoint, ema=None):
+    """What the report runs for the model that config ``cfg`` trains, from ``checkpoint``.
+
+    NLCL's generator (NLCL's configs and the supervised reference, the same G_B):
+    :class:`~nlcl_plugin.inference.Derainer` (``ema`` as its ``from_checkpoints``). Any
+    other MMagic model (Restormer, NAFNet, CycleGAN: ``configs/zoo/``):
+    :class:`~nlcl_plugin.mmagic.zoo.ModelDerainer`, through the model's own test step.
+    Both are called ``derainer(rgb) -> (derained, rain or None)``.
+    """
+    generator = cfg.model.get('generator') or {}
+    if cfg.model.type == 'NLCL' or generator.get('type') == 'DecompositionGenerator':
+        from ..inference import Derainer
+        return Derainer.from_checkpoints(checkpoint, ema=ema)
+    from ..mmagic.zoo import ModelDerainer
+    return ModelDerainer.from_config(cfg, checkpoint)
 
 
 #: What :func:`evaluate` reports of the error bands (see :func:`.error_bands.band_removal`).

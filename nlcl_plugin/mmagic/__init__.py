@@ -14,6 +14,7 @@ from . import evaluation  # noqa: E402,F401
 from . import hooks  # noqa: E402,F401
 from . import registry  # noqa: E402,F401  (networks and losses)
 from . import visualization  # noqa: E402,F401
+from . import zoo  # noqa: E402,F401  (MMagic's CycleGAN on rain data)
 from .nlcl import NLCL  # noqa: E402
 
 __all__ = ['NLCL']
