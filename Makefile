@@ -26,9 +26,10 @@ demo: setup
 		--cfg-options train_cfg.max_iters=$(DEMO_ITERS)
 	$(PY) tools/demo_report.py configs/nlcl_demo.py $(DEMO_WORK_DIR)
 
-# Train and evaluate every NLCL variant and the supervised reference on the demo data,
-# once per seed, two runs at a time (CPU, a few hours on 2 cores), then regenerate the
-# README table (mean ± std over seeds) and configs/metafile.yml.
+# Train and evaluate every NLCL variant, the supervised reference and MMagic's Restormer,
+# NAFNet and CycleGAN (configs/zoo/) on the demo data, the same iterations each, once per
+# seed, two runs at a time (CPU, a few hours on 2 cores), then regenerate the README table
+# (mean ± std over seeds) and configs/metafile.yml.
 DEMO_SEEDS ?= 0 1 2
 DEMO_JOBS ?= 2
 compare: setup

@@ -234,3 +234,14 @@ def test_host_model_rows_with_complexity_and_their_collections():
     with pytest.raises(ValueError, match='different sizes'):
         model_zoo.render(res, README)
 
+
+
+def test_training_total_of_every_row():
+    res = copy.deepcopy(SAMPLE)
+    assert model_zoo.training_total(res) == ''  # a row without its runs' times
+    for m, seconds in zip(res['methods'], (3600, 5400, 1800)):
+        m['train_seconds_total'] = seconds
+    res['jobs'] = 2
+    assert model_zoo.training_total(res) == \
+        ' Training every row took 3.0 h of run time (2 runs at a time: about 1.5 h).'
+    assert 'Training every row took 3.0 h' in table_of(model_zoo.render(res, README)[0])

@@ -14,7 +14,7 @@ from typing import Tuple
 import yaml
 
 __all__ = ['START', 'END', 'COLLECTIONS', 'method_stats', 'gain_flag', 'share_cell',
-           'complexity_size', 'complexity_cells',
+           'complexity_size', 'complexity_cells', 'training_total',
            'per_kind_table', 'released_table', 'readme_table', 'metafile', 'load_released',
            'render']
 
@@ -201,6 +201,19 @@ def complexity_cells(method: dict, size: int) -> str:
     return f'{params} | {macs}'
 
 
+def training_total(res: dict) -> str:
+    """`` Training every row took ...``: the runs' summed training time and, with the
+    results' runs at a time, the wall-clock time it makes; empty unless every row has
+    its runs' times."""
+    totals = [m.get('train_seconds_total') for m in res['methods']]
+    if not totals or not all(totals):
+        return ''
+    hours = sum(totals) / 3600
+    jobs = int(res.get('jobs') or 1)
+    return (f' Training every row took {hours:.1f} h of run time ({jobs} run'
+            f"{'s' if jobs != 1 else ''} at a time: about {hours / jobs:.1f} h).")
+
+
 def _budget_phrase(res: dict) -> str:
     return f"budget: {res.get('budget', 'equal iterations')}"
 
@@ -265,7 +278,8 @@ def readme_table(res: dict, released=()) -> str:
               '`get_model_complexity_info`, which adds its count of standard normalisation '
               'layers; other element-wise operations not counted; `-`: not recorded in the '
               'results file). '
-              'Training time: mean wall-clock time of one run on the CPU named above.',
+              'Training time: mean wall-clock time of one run on the CPU named above.'
+              + training_total(res),
               '', 'Results file: `results/demo_comparison.json`. Checkpoints are written '
               'under `work_dirs/demo_comparison/` by the command above (they are not '
               'distributed).']
