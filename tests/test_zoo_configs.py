@@ -203,3 +203,32 @@ def test_model_complexity(config):
         assert out['macs'] > convs
     else:  # the convolutions, and 4 per value an nn.InstanceNorm2d normalises
         assert out['macs'] == convs + 4 * normalised
+
+
+def test_comparison_figure_shows_the_host_models(demo, tmp_path):
+    """rainy | NLCL B | NLCL R | supervised | CycleGAN | clean (the released demo model
+    stands in for the NLCL and supervised runs, an untrained CycleGAN for its run)."""
+    from nlcl_plugin.evaluation.comparison import comparison_figure
+    from nlcl_plugin.image_io import read_image
+    from nlcl_plugin.mmagic.zoo import ModelDerainer
+    config = osp.join(REPO, 'configs', 'zoo', 'cyclegan_demo.py')
+    cfg = Config.fromfile(config)
+    torch.manual_seed(0)
+    model = build(cfg)
+    model.init_weights()
+    ckpt = str(tmp_path / 'cyclegan.pth')
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    released = 'model_zoo/nlcl_demo_s2022/nlcl_demo_s2022.pth'
+    rows = [dict(name='nlcl_recommended', config='configs/nlcl_demo.py', checkpoint=released),
+            dict(name='supervised_l1', config='configs/demo/supervised_demo.py',
+                 checkpoint=released),
+            dict(name='cyclegan', config=config, checkpoint=ckpt)]
+    path = comparison_figure(rows, demo['test'], str(tmp_path / 'fig.png'))
+    fig = read_image(path)[0]
+    assert fig.shape == (28 + 2 * 64, 6 * 64, 3)
+    rainy = read_image(osp.join(demo['test'], 'input', demo['names'][1]))[0]
+    expected = ModelDerainer.from_config(cfg, ckpt)(rainy)[0]
+    np.testing.assert_array_equal(fig[28 + 64:, 4 * 64:5 * 64], expected)
+    clean = read_image(osp.join(demo['test'], 'target', demo['names'][1]))[0]
+    np.testing.assert_array_equal(fig[28 + 64:, 5 * 64:], clean)
+    assert comparison_figure(rows[2:], demo['test'], str(tmp_path / 'none.png')) is None

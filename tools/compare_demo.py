@@ -12,8 +12,8 @@ schedule) once per seed (``--cfg-options randomness.seed=S``, work dir
 keeps the per-seed values and their mean and sample standard deviation; the rainy
 input itself is the reference row. Results land in one JSON file, from which
 ``tools/model_zoo.py`` writes the README table and ``configs/metafile.yml``; the figure
-shows rainy | NLCL B | NLCL R | supervised | clean for a few test images (first seed's
-checkpoints).
+shows rainy | NLCL B | NLCL R | supervised | each of MMagic's models run | clean for a
+few test images (first seed's checkpoints).
 
 ``--jobs N`` runs up to N trainings (and their evaluations) at once, each limited to
 ``max(1, cores // N)`` threads through ``OMP_NUM_THREADS``: two multi-threaded torch
@@ -75,8 +75,8 @@ from typing import Dict, List, Optional, Sequence
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from nlcl_plugin.evaluation.comparison import (DEFAULT_SEEDS, FIGURE_NLCL,  # noqa: E402
-                                               FIGURE_SUPERVISED, METHODS, aggregate, hardware,
+from nlcl_plugin.evaluation.comparison import (DEFAULT_SEEDS, METHODS,  # noqa: E402
+                                               aggregate, comparison_figure, hardware,
                                                job_env, logged_train_seconds,
                                                model_complexity, seed_work_dir,
                                                threads_per_job, train_command, visible_cores)
@@ -160,41 +160,6 @@ def run_all(names: Sequence[str], seeds: Sequence[int], iters: int, work_root: s
     return [aggregate(n, [results[(n, s)] for s in seeds]) for n in names]
 
 
-def make_figure(rows: List[dict], test_root: str, path: str, num: int = 3) -> Optional[str]:
-    """rainy | NLCL B | NLCL R | supervised | clean, one test image per row (the first
-    seed's checkpoints)."""
-    import cv2
-    import numpy as np
-
-    from nlcl_plugin.image_io import read_image, write_image
-    from nlcl_plugin.inference import Derainer
-    by_name = {r['name']: r for r in rows}
-    if FIGURE_NLCL not in by_name or FIGURE_SUPERVISED not in by_name:
-        print(f'figure skipped: needs {FIGURE_NLCL} and {FIGURE_SUPERVISED}')
-        return None
-    nlcl = Derainer.from_checkpoints(osp.join(REPO, by_name[FIGURE_NLCL]['checkpoint']),
-                                     with_rain=True)
-    sup = Derainer.from_checkpoints(osp.join(REPO, by_name[FIGURE_SUPERVISED]['checkpoint']))
-    names = sorted(os.listdir(osp.join(test_root, 'input')))
-    picks = [names[int(i)] for i in np.linspace(0, len(names) - 1, min(num, len(names)))]
-    titles = ['rainy input', 'NLCL background', 'NLCL rain layer', 'supervised', 'clean']
-    lines = []
-    for name in picks:
-        rainy, _ = read_image(osp.join(test_root, 'input', name))
-        clean, _ = read_image(osp.join(test_root, 'target', name))
-        bg, rain = nlcl(rainy)
-        sup_bg, _ = sup(rainy)
-        lines.append(np.concatenate([rainy, bg, rain, sup_bg, clean], axis=1))
-    grid = np.concatenate(lines, axis=0)
-    width = grid.shape[1] // len(titles)
-    header = np.full((28, grid.shape[1], 3), 255, np.uint8)
-    for i, title in enumerate(titles):
-        cv2.putText(header, title, (i * width + 6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55,
-                    (0, 0, 0), 1, cv2.LINE_AA)
-    write_image(path, np.concatenate([header, grid], axis=0))
-    return path
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--iters', type=int, default=300, help='training iterations per run')
@@ -262,7 +227,7 @@ def main(argv=None):
     with open(args.out, 'w') as f:
         json.dump(result, f, indent=2)
     print(f'results written to {args.out}')
-    figure = make_figure(rows, paths['test'], args.figure)
+    figure = comparison_figure(rows, paths['test'], args.figure)
     if figure:
         print(f'figure written to {figure}')
     print(f'{"method":<60} {"PSNR (mean ± std)":>18} {"SSIM (mean ± std)":>18}')

@@ -18,7 +18,7 @@ __all__ = ['METHODS', 'HOST_MODELS', 'COMPLEXITY_SIZE', 'FIGURE_NLCL', 'FIGURE_S
            'DEFAULT_SEEDS', 'visible_cores',
            'threads_per_job', 'job_env', 'sample_std', 'hardware', 'logged_train_seconds',
            'seed_work_dir', 'train_command', 'per_kind_over_seeds', 'aggregate',
-           'model_complexity']
+           'model_complexity', 'comparison_figure']
 
 #: name -> (label, config relative to the repository, supervised?)
 METHODS = {
@@ -274,4 +274,51 @@ def model_complexity(config: str, size: int = COMPLEXITY_SIZE) -> dict:
     finally:
         logger.setLevel(level)
     return dict(params=int(info['params']), macs=int(info['flops']), macs_size=size)
+
+
+def comparison_figure(rows: List[dict], test_root: str, path: str, num: int = 3,
+                      root: Optional[str] = None) -> Optional[str]:
+    """rainy | NLCL B | NLCL R | supervised | each host model among ``rows`` | clean, one
+    test image per row (the first seed's checkpoints, relative to ``root``: the
+    project's folder by default); None (and a note) without the NLCL and supervised
+    rows."""
+    import cv2
+    import numpy as np
+
+    from ..image_io import read_image, write_image
+    from ..inference import Derainer
+    from ..mmagic.runner_utils import load_config
+    from .report import derainer_for
+    root = root or osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    by_name = {r['name']: r for r in rows}
+    if FIGURE_NLCL not in by_name or FIGURE_SUPERVISED not in by_name:
+        print(f'figure skipped: needs {FIGURE_NLCL} and {FIGURE_SUPERVISED}')
+        return None
+    nlcl = Derainer.from_checkpoints(osp.join(root, by_name[FIGURE_NLCL]['checkpoint']),
+                                     with_rain=True)
+    sup = Derainer.from_checkpoints(osp.join(root, by_name[FIGURE_SUPERVISED]['checkpoint']))
+    hosts = [(HOST_MODELS[n], derainer_for(load_config(osp.join(root, by_name[n]['config'])),
+                                           osp.join(root, by_name[n]['checkpoint'])))
+             for n in HOST_MODELS if n in by_name]
+    names = sorted(os.listdir(osp.join(test_root, 'input')))
+    picks = [names[int(i)] for i in np.linspace(0, len(names) - 1, min(num, len(names)))]
+    titles = ['rainy input', 'NLCL background', 'NLCL rain layer', 'supervised'] + \
+        [label for label, _ in hosts] + ['clean']
+    lines = []
+    for name in picks:
+        rainy, _ = read_image(osp.join(test_root, 'input', name))
+        clean, _ = read_image(osp.join(test_root, 'target', name))
+        bg, rain = nlcl(rainy)
+        sup_bg, _ = sup(rainy)
+        lines.append(np.concatenate([rainy, bg, rain, sup_bg] +
+                                    [derainer(rainy)[0] for _, derainer in hosts] + [clean],
+                                    axis=1))
+    grid = np.concatenate(lines, axis=0)
+    width = grid.shape[1] // len(titles)
+    header = np.full((28, grid.shape[1], 3), 255, np.uint8)
+    for i, title in enumerate(titles):
+        cv2.putText(header, title, (i * width + 6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    write_image(path, np.concatenate([header, grid], axis=0))
+    return path
 
