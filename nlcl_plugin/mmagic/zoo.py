@@ -6,12 +6,16 @@ copy the demo's rainy and clean crops there with MMagic's ``CopyValues``) and wr
 translation to ``fake_<domain>``, where the editing metrics (PSNR, SSIM), which read
 ``output.pred_img``, do not look. :class:`RainCycleGAN` is CycleGAN with that one
 addition; its training, losses and networks are MMagic's.
+
+:class:`ModelDerainer` derains single images with any of these models as its own test
+step does (what the demo report and the comparison run for them), and
+:func:`deraining_network` names the network that derains (for complexity counts).
 """
 from mmagic.models.editors.cyclegan import CycleGAN
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 
-__all__ = ['RainCycleGAN']
+__all__ = ['RainCycleGAN', 'ModelDerainer', 'deraining_network']
 
 
 @MODELS.register_module()
