@@ -21,7 +21,7 @@ centred, a single-pixel axis replicated) and the output is cropped back, so any 
 at least 1x1 pixel is derained (InstanceNorm needs more than one pixel).
 """
 import contextlib
-from typing import Callable, Iterator, Optional, Tuple
+from typing import Callable, Iterator, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -287,6 +287,10 @@ class Derainer:
         min_size (int): Images with a side shorter than this are padded to it
             (:func:`pad_reflect`, as training pads) and the outputs cropped back
             (default :data:`DEFAULT_MIN_SIZE`; >= 2 so that InstanceNorm has statistics).
+        compile (bool, str or dict): ``torch.compile`` the networks for the whole-image
+            path (``tile=0``, the default on GPUs): True, a mode ('max-autotune', ...) or
+            a dict of ``torch.compile`` arguments. The first photo of each size pays the
+            compilation; the streamed path is not compiled. Default False.
     """
 
     def __init__(self,
@@ -296,7 +300,8 @@ class Derainer:
                  precision: str = 'fp32',
                  tile: Optional[int] = None,
                  threads: Optional[int] = None,
-                 min_size: int = DEFAULT_MIN_SIZE):
+                 min_size: int = DEFAULT_MIN_SIZE,
+                 compile: Union[bool, str, dict] = False):
         self.device = torch.device(device)
         if precision not in PRECISIONS:
             raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
@@ -317,6 +322,20 @@ class Derainer:
         self.threads = threads
         self.background = background.eval().to(self.device)
         self.rain = rain.eval().to(self.device) if rain is not None else None
+        if compile and not isinstance(compile, (bool, str, dict)):
+            raise ValueError(f'compile must be a bool, a mode or a dict, got {compile!r}')
+        self.compile = (dict(mode=compile) if isinstance(compile, str)
+                        else dict(compile) if isinstance(compile, dict)
+                        else {} if compile else None)
+        self._compiled = {}
+
+    def _whole(self, net: DecompositionGenerator) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``net``, or its ``torch.compile`` (made once) with ``compile``."""
+        if self.compile is None:
+            return net
+        if id(net) not in self._compiled:
+            self._compiled[id(net)] = torch.compile(net, **self.compile)
+        return self._compiled[id(net)]
 
     @classmethod
     def from_checkpoints(cls,
@@ -340,7 +359,8 @@ class Derainer:
                 False the raw weights.
             trust (bool): Load the files with full unpickling (``--trust-checkpoint``:
                 only for trusted files); by default they are loaded weights-only.
-            **options: ``precision``, ``tile``, ``threads``, ``min_size`` (see the class).
+            **options: ``precision``, ``tile``, ``threads``, ``min_size``, ``compile`` (see
+                the class).
         """
         # The generators' form (plain, or residual B = O + net(O)) comes with the weights.
         background = build_generator(checkpoint, role='background', ema=ema, trust=trust)
@@ -389,7 +409,7 @@ class Derainer:
         with self._context():
             x = self._input(x)
             if self.tile is None:
-                return net(x).float()
+                return self._whole(net)(x).float()
             _, _, height, width = x.shape
             out = torch.empty((1, net.layers[-1].out_channels, height, width),
                               device=self.device)
@@ -404,7 +424,7 @@ class Derainer:
     def _run(self, net: DecompositionGenerator, rgb: np.ndarray,
              to_image: Callable[[torch.Tensor], np.ndarray]) -> np.ndarray:
         if self.tile is None:
-            return to_image(net(self._input(image_to_tensor(rgb))))
+            return to_image(self._whole(net)(self._input(image_to_tensor(rgb))))
         height, width = rgb.shape[:2]
         out = np.empty((height, width, 3), np.uint8)
 

@@ -35,7 +35,8 @@ also ``torch.cuda.max_memory_allocated``) and time for a ``--tiling-size`` photo
 and the optimiser wrappers' methods; each phase counts its own time only, "other" is
 the rest of the measured step, so the phases add up to the step), and iterations and
 images per second for each ``--train-batches`` size, with and without AMP (mmengine's
-``AmpOptimWrapper``; on CUDA by default, on CPU with ``--amp on``: bf16 autocast). Its
+``AmpOptimWrapper``; on CUDA by default, on CPU with ``--amp on``: bf16 autocast;
+``--amp bf16`` on a GPU: bf16 autocast without loss scaling, ``--amp all``: both). Its
 summary gives ratios that hold across CPU kinds, each measured side by side in the same
 run (steps and references interleaved): the step against one forward+backward of G_B on
 a batch-1 crop of the same size (the unit the step's cost is counted in: its floor is the
@@ -115,9 +116,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='train: skip the plain-ops steps of the summary (CPU)')
     p.add_argument('--throughput-repeats', type=int, default=1,
                    help='train: timed steps per batch size, after one warm-up (default 1)')
-    p.add_argument('--amp', default='auto', choices=['auto', 'off', 'on', 'both'],
+    p.add_argument('--amp', default='auto',
+                   choices=['auto', 'off', 'on', 'both', 'fp16', 'bf16', 'all'],
                    help='train: AmpOptimWrapper off/on/both (auto: both on CUDA, off on CPU; '
-                   'on CPU, AMP is bf16 autocast)')
+                   'on CPU, AMP is bf16 autocast); fp16 or bf16: that autocast dtype only; '
+                   'all: fp32 and every autocast dtype of the device (CUDA: fp16 and bf16)')
     p.add_argument('--infer-size', type=_size, default=(512, 1024),
                    help='inference: photo size HxW (default 512x1024)')
     p.add_argument('--infer-repeats', type=int, default=3,

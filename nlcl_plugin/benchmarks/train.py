@@ -9,7 +9,7 @@ import statistics
 import time
 import warnings
 from collections import defaultdict
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -84,24 +84,42 @@ TRAIN_PHASES = (
 )
 
 
-def build_nlcl(device: torch.device, amp: bool):
-    """The MMagic NLCL model and its optimiser wrappers from configs/nlcl_real_rain.py."""
+def amp_label(amp: Union[bool, str], device: torch.device, sep: str = ' ') -> str:
+    """'fp32', or 'AMP' and the autocast dtype (``sep``: ' ' gives 'AMP fp16', '(' gives
+    'AMP (fp16)')."""
+    if not amp:
+        return 'fp32'
+    from ..mmagic.runner_utils import amp_precision
+    dtype = amp_precision(amp, device.type == 'cuda')
+    return f'AMP ({dtype})' if sep == '(' else f'AMP{sep}{dtype}'
+
+
+def build_nlcl(device: torch.device, amp: Union[bool, str] = False,
+               cfg_options: Optional[dict] = None):
+    """The MMagic NLCL model and its optimiser wrappers from configs/nlcl_real_rain.py.
+
+    ``amp``: False, True (fp16 on CUDA, bf16 on CPU), 'fp16' or 'bf16': mmengine's
+    ``AmpOptimWrapper`` as ``tools/train.py --amp`` sets it up
+    (:func:`nlcl_plugin.mmagic.runner_utils.amp_precision`). ``cfg_options`` are merged
+    into the config first (e.g. smaller networks for a test).
+    """
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
     import nlcl_plugin.mmagic  # noqa: F401
     from mmagic.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+
+    from ..mmagic.runner_utils import _enable_amp, amp_precision
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'nlcl_real_rain.py'))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
     # every timed iteration is a full one (D step, then G step): no D-only warm-up
     cfg.model.train_cfg = dict(cfg.model.get('train_cfg') or {}, disc_init_steps=0)
+    if amp:
+        _enable_amp(cfg, amp_precision(amp, device.type == 'cuda'))
     ow_cfg = copy.deepcopy(cfg.optim_wrapper.to_dict() if hasattr(cfg.optim_wrapper, 'to_dict')
                            else dict(cfg.optim_wrapper))
     constructor = ow_cfg.pop('constructor', 'MultiOptimWrapperConstructor')
-    if amp:
-        for w in ow_cfg.values():
-            if isinstance(w, dict) and 'optimizer' in w:
-                w.update(type='AmpOptimWrapper', loss_scale='dynamic',
-                         dtype='bfloat16' if device.type == 'cpu' else 'float16')
     torch.manual_seed(0)
     # On CPU the wrapper builds thanks to nlcl_plugin.compat; its GradScaler then warns that
     # it disables itself (bf16 needs no loss scaling).
@@ -129,11 +147,14 @@ def nlcl_batch(n: int, size: int, seed: int = 0) -> dict:
     return dict(inputs=inputs, data_samples=samples)
 
 
-def _amp_modes(args: argparse.Namespace) -> List[bool]:
+def _amp_modes(args: argparse.Namespace) -> List[Union[bool, str]]:
     mode = args.amp
     if mode == 'auto':
         mode = 'both' if args.device == 'cuda' else 'off'
-    return {'off': [False], 'on': [True], 'both': [False, True]}[mode]
+    if mode == 'all':  # fp32 and every autocast dtype the device runs
+        return [False, 'fp16', 'bf16'] if args.device == 'cuda' else [False, 'bf16']
+    return {'off': [False], 'on': [True], 'both': [False, True], 'fp16': ['fp16'],
+            'bf16': ['bf16']}[mode]
 
 
 def generator_reference(model, size: int, device: torch.device, seed: int = 0) -> Callable[[], None]:
@@ -185,7 +206,7 @@ def _plain_ops():
     return fast_paths(False)
 
 
-def _train_breakdown(args, device, amp: bool) -> List[Table]:
+def _train_breakdown(args, device, amp: Union[bool, str]) -> List[Table]:
     model, optims = build_nlcl(device, amp)
     data = nlcl_batch(1, args.train_size, args.seed)
     targets = dict(model=model, objective=model.nlcl_objective, generator=model.generator,
@@ -240,7 +261,7 @@ def _train_breakdown(args, device, amp: bool) -> List[Table]:
     rows.append({'phase': 'step (measured)', 'ms': fmt_ms(mean_step), '% of step': '100.0',
                  'calls': '1'})
     searches = statistics.mean(per_phase.get('non-local searches (4 per step)', [0.0]))
-    precision = ('AMP (' + ('bf16' if device.type == 'cpu' else 'fp16') + ')') if amp else 'fp32'
+    precision = amp_label(amp, device, '(')
     notes = [f'mean of {args.train_repeats} steps after 1 warm-up; step: median '
              f'{fmt_ms(statistics.median(steps))} ms, best {fmt_ms(min(steps))} ms; the four '
              f'non-local searches together: {searches * 1e3:.1f} ms (target <= 30 ms)']
@@ -276,7 +297,7 @@ def _train_breakdown(args, device, amp: bool) -> List[Table]:
                   'measured side by side', summary, summary_notes)]
 
 
-def _train_throughput(args, device, amps: List[bool]) -> Table:
+def _train_throughput(args, device, amps: List[Union[bool, str]]) -> Table:
     rows = []
     for amp in amps:
         for threads in thread_counts(args):
@@ -289,8 +310,7 @@ def _train_throughput(args, device, amps: List[bool]) -> Table:
                                       args.throughput_repeats, warmup=1)
                     med = statistics.median(times)
                     rows.append({
-                        'precision': ('AMP ' + ('bf16' if device.type == 'cpu' else 'fp16'))
-                        if amp else 'fp32',
+                        'precision': amp_label(amp, device),
                         'threads': str(torch.get_num_threads()) if device.type == 'cpu' else '-',
                         'batch': str(n), 's/iter': f'{med:.2f}', 'iter/s': f'{1 / med:.3f}',
                         'images/s': f'{n / med:.2f}',

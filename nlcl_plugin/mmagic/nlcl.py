@@ -229,7 +229,7 @@ class NLCL(BaseEditModel):
                 d_losses = objective.discriminator_loss(self.discriminator, bg, clean)
                 loss_d, log_d = self.parse_losses(d_losses)
             if self._update_allowed(loss_d, 'discriminator'):
-                disc_ow.update_params(loss_d)
+                self._discriminator_update(disc_ow, loss_d)
         log_vars.update({'loss_d': log_d.pop('loss'), **log_d})
 
         if generator_step:
@@ -266,17 +266,32 @@ class NLCL(BaseEditModel):
             return False
         return True
 
+    @torch.compiler.disable
     def sampling_rng(self) -> torch.Generator:
         """The samplers' random generator for this iteration.
 
         Seeded from the run's seed (``randomness.seed``), the iteration and the rank, so
         a resumed run draws exactly the anchors the uninterrupted run would have drawn.
+        Outside ``torch.compile``'s tracing (a traced seed would recompile the step at
+        every iteration).
         """
         from mmengine.dist import get_rank
         return iteration_rng(int(self.step_counter), get_rank())
 
+    @torch.compiler.disable
+    def _discriminator_update(self, disc_ow, loss: torch.Tensor) -> None:
+        """Backward and optimiser step of D (outside ``torch.compile``'s tracing, as
+        :meth:`_generator_update`)."""
+        disc_ow.update_params(loss)
+
+    @torch.compiler.disable
     def _generator_update(self, optim_wrapper: OptimWrapperDict, loss: torch.Tensor) -> None:
         """Backward, head-gradient averaging across ranks, then the optimiser step(s).
+
+        Outside ``torch.compile``'s tracing (a compiled ``train_step``, mmengine's config
+        key ``compile``): the backward leaves the graph anyway, the compiled parts' own
+        backward graphs still run, and the optimiser wrappers' iteration counters would
+        otherwise recompile the step at every iteration.
 
         The heads live in the objective, whose DDP wrapper is never called, so their
         gradients are averaged here; G_B and G_R are synchronised by their wrappers.
