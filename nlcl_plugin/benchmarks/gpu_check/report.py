@@ -12,24 +12,24 @@ from .core import REPO, TARGETS
 
 def evaluate_targets(sections: Dict[str, Dict[str, Any]],
                      dry_run: bool = False) -> List[Dict[str, Any]]:
-    """Targets met / missed / not measured, from the bench section's metrics (a dry run on
-    the CPU is not compared with them)."""
-    m = sections.get('bench', {}).get('metrics', {})
+    """Targets met / missed / not measured, from the sections' metrics (a dry run on the
+    CPU is not compared with them)."""
+    m: Dict[str, Any] = {}
+    for sec in sections.values():
+        m.update(sec.get('metrics', {}))
     out = []
-    for key, what, goal in TARGETS:
+    for key, what, goal, op, bound, fmt in TARGETS:
         value = m.get(key)
         if value is None or dry_run:
             out.append(dict(key=key, what=what, goal=goal, value=None, measured='not measured',
                             result='not measured'))
             continue
-        if key == 'amp_b1_ms':
-            text, met = f'{value:.1f} ms', value <= 40
-        elif key == 'speedup_vs_authors':
-            text, met = f'{value:.1f}x', value >= 30
-        elif key == 'b8_images_per_s':
-            text, met = f'{value:.0f} images/s', value >= 150
-        else:
-            text, met = f'{value:.2f} s', value <= 1.0
+        text = fmt.format(value)
+        met = value <= bound if op == 'le' else value >= bound
+        if key == 'infer_12mp_compiled_s':
+            grey = m.get('infer_12mp_compiled_grey')
+            text += f', {grey} grey level(s)' if grey is not None else ''
+            met = met and grey is not None and grey <= 1
         out.append(dict(key=key, what=what, goal=goal, value=value, measured=text,
                         result='met' if met else 'missed'))
     return out
@@ -48,6 +48,11 @@ def why_missed(sections: Dict[str, Dict[str, Any]]) -> List[str]:
                       'or torch.compile target this' if busy < 0.6 else
                       ': the GPU is busy, so the kernels themselves (memory-bound '
                       'normalisations, convolutions) set the time'))
+    left = m.get('layout_kernels_left')
+    if left:
+        hints.append(f'{left} cuDNN layout conversion kernels are left in the channels-last '
+                     'training steps (see the layout table): some map reaches a convolution '
+                     'in NCHW')
     search = m.get('search_ms', {}).get('amp')
     step = m.get('amp_b1_ms')
     if search is not None and step:
