@@ -245,3 +245,12 @@ def test_training_total_of_every_row():
     assert model_zoo.training_total(res) == \
         ' Training every row took 3.0 h of run time (2 runs at a time: about 1.5 h).'
     assert 'Training every row took 3.0 h' in table_of(model_zoo.render(res, README)[0])
+
+
+def test_table_names_the_demo_data_version():
+    res = copy.deepcopy(SAMPLE)
+    res['description'] = 'Built-in demo benchmark (demo data version 3): ...'
+    assert 'Demo data version 3.' in table_of(model_zoo.render(res, README)[0])
+    res['data_version'] = 4
+    assert 'Demo data version 4.' in table_of(model_zoo.render(res, README)[0])
+    assert model_zoo.data_version({}) == '?'

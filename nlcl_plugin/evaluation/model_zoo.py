@@ -9,6 +9,7 @@ is typed by hand. ``tools/model_zoo.py`` is the command line.
 import glob
 import json
 import os.path as osp
+import re
 from typing import Tuple
 
 import yaml
@@ -218,6 +219,15 @@ def _budget_phrase(res: dict) -> str:
     return f"budget: {res.get('budget', 'equal iterations')}"
 
 
+def data_version(res: dict) -> str:
+    """The demo data version a results file was measured on (``data_version``, or the
+    one its description names; ``'?'`` when neither says)."""
+    if res.get('data_version') is not None:
+        return str(res['data_version'])
+    found = re.search(r'demo data version (\d+)', res.get('description', ''))
+    return found.group(1) if found else '?'
+
+
 def readme_table(res: dict, released=()) -> str:
     """The Markdown block that goes between the markers."""
     data = res['data']
@@ -236,7 +246,7 @@ def readme_table(res: dict, released=()) -> str:
         f"Training data: {data['train_rainy']} rainy + {data['train_clean']} unpaired clean "
         f"crops (the supervised methods instead use the {data['train_pairs_supervised']} "
         f"rainy crops with their clean originals). Test: the {data['test_pairs']} paired "
-        f"demo test images; {res['metrics']}.",
+        f"demo test images; {res['metrics']}. Demo data version {data_version(res)}.",
         '',
         'Differences smaller than the spread (± one standard deviation over seeds) are not '
         'differences.',
