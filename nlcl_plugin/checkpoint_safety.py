@@ -149,6 +149,13 @@ def _offending(path, err: BaseException) -> str:
     return 'an object outside the allow-list'
 
 
+def _corrupt(err: BaseException) -> bool:
+    """True when the weights-only unpickler stopped on bytes that are no pickle at all
+    (a truncated or damaged file), rather than on a refused object."""
+    return bool(re.search(r'Unsupported operand|pickle data was truncated|'
+                          r'invalid load key', str(err)))
+
+
 def guarded_load(load: Callable[[bool], object], path, trust: bool = False,
                  where: Optional[str] = None):
     """Run ``load(weights_only)`` as this module's rules say.
@@ -169,8 +176,8 @@ def guarded_load(load: Callable[[bool], object], path, trust: bool = False,
         try:
             return load(True)
         except pickle.UnpicklingError as err:
-            if 'weights only' not in str(err).lower():
-                raise
+            if 'weights only' not in str(err).lower() or _corrupt(err):
+                raise  # not a refusal: a damaged or foreign file, reported as such
             raise UntrustedCheckpointError(str(path), _offending(path, err), where) from err
 
 
