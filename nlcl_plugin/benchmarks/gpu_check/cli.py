@@ -59,7 +59,7 @@ from . import core
 from .bench import section_bench
 from .compile import section_compile
 from .core import (DEFAULT_BUDGET, DEFAULT_SECTIONS, OFFICIAL_DIR, REPO, SECTIONS, Section,
-                   _kill_group, tail)
+                   tail)
 from .demo import section_demo
 from .dist import section_dist
 from .env import section_env
@@ -174,14 +174,10 @@ def run_section(name: str, args: argparse.Namespace, timeout: float) -> Dict[str
           f'{osp.relpath(log, REPO)})', flush=True)
     result: Dict[str, Any]
     try:
-        with open(log, 'w') as f:
-            proc = subprocess.Popen(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env,
-                                    start_new_session=True)
-            try:
-                code = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                code = None
+        try:
+            code = core.run_tool(cmd, log, timeout, env).returncode
+        except subprocess.TimeoutExpired:
+            code = None
         if code is None:
             result = dict(status='timeout', checks=[], tables=[], metrics={}, notes=[])
             if osp.getsize(out_json) > 0:  # what the section had measured by then
