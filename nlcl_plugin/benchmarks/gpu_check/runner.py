@@ -64,10 +64,15 @@ def section_runner(s: Section) -> None:
         scale = [float(w.loss_scaler.get_scale()) for w in wrappers.values()
                  if getattr(w, 'loss_scaler', None) is not None
                  and getattr(w.loss_scaler, 'is_enabled', lambda: True)()]
-        # trainable parameters only: the layer loss's frozen heads never change by design
-        trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+        # what the optimisers train: not the layer loss's frozen heads (requires_grad off)
+        # nor the moving averages (moved by a hook, in no optimiser)
+        optimised = {id(p) for w in wrappers.values() for g in w.optimizer.param_groups
+                     for p in g['params']}
+        trainable = [n for n, p in model.named_parameters()
+                     if id(p) in optimised and p.requires_grad]
+        trained = set(trainable)
         unchanged = [n for n, p in model.named_parameters()
-                     if p.requires_grad and torch.equal(p.detach(), before[n])]
+                     if n in trained and torch.equal(p.detach(), before[n])]
         finite = all(all(v == v and abs(v) != float('inf') for v in log.values())
                      for log in rec.logs)
         times = rec.times[1:] or rec.times
