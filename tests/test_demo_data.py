@@ -210,3 +210,12 @@ def test_kinds_figure(built, tmp_path):
     assert np.abs(img[22:, :128].astype(int) - clean.astype(int)).max() <= 1
     with pytest.raises(FileNotFoundError, match='rocket_99'):
         demo_data.kinds_figure(built['root'], str(tmp_path / 'x.png'), crops=('rocket_99',))
+
+
+def test_data_version_of_a_folder_or_its_split(built, tmp_path):
+    root = osp.dirname(built['test'])
+    assert demo_data.data_version_of(root) == demo_data.DEMO_DATA_VERSION
+    assert demo_data.data_version_of(osp.join(root, 'test')) == demo_data.DEMO_DATA_VERSION
+    assert demo_data.data_version_of(str(tmp_path)) is None
+    (tmp_path / 'manifest.json').write_text('{"version": "x"}')
+    assert demo_data.data_version_of(str(tmp_path / 'sub')) is None

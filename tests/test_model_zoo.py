@@ -254,3 +254,25 @@ def test_table_names_the_demo_data_version():
     res['data_version'] = 4
     assert 'Demo data version 4.' in table_of(model_zoo.render(res, README)[0])
     assert model_zoo.data_version({}) == '?'
+
+
+def test_the_table_names_the_folder_its_checkpoints_are_in():
+    """The checkpoint folder is the one the results' runs wrote to (its --work-dir)."""
+    assert model_zoo.checkpoint_root(SAMPLE) == 'w'
+    res = copy.deepcopy(SAMPLE)
+    for m in res['methods']:
+        m['checkpoint'] = m['checkpoint'].replace('w/', 'work_dirs/cmp_v4/', 1)
+    assert 'under `work_dirs/cmp_v4/`' in model_zoo.readme_table(res)
+    for m in res['methods']:
+        del m['checkpoint']
+    assert model_zoo.checkpoint_root(res) == 'work_dirs/demo_comparison'
+
+
+def test_a_released_model_names_the_data_it_was_tested_on(tmp_path):
+    released = [dict(name='m', config='configs/nlcl_demo.py', iterations=300, seed=1,
+                     images=5, psnr=28.0, ssim=0.8, input_psnr=26.0, weights='model_zoo/m/m.pth',
+                     cpu='Some CPU', data_version=3, test_root='data/nlcl_demo/test')]
+    table = '\n'.join(model_zoo.released_table(released))
+    assert '| demo data version 3, 5 images | 28.00 | 0.8000 | +2.00 dB |' in table
+    del released[0]['data_version']
+    assert '| `data/nlcl_demo/test`, 5 images |' in '\n'.join(model_zoo.released_table(released))

@@ -36,6 +36,7 @@ sys.path.insert(0, REPO)
 
 import nlcl_plugin  # noqa: E402,F401
 from nlcl_plugin.checkpoint_safety import add_trust_argument  # noqa: E402
+from nlcl_plugin.data.demo_data import data_version_of  # noqa: E402
 
 
 def last_checkpoint(cfg, work_dir):
@@ -114,7 +115,8 @@ def main(argv=None):
         source_checkpoint=osp.basename(ckpt), test_root=test_root, images=inp['images'],
         psnr=model['psnr'], ssim=model['ssim'], input_psnr=inp['psnr'], input_ssim=inp['ssim'],
         psnr_per_image=model['psnr_per_image'], ssim_per_image=model['ssim_per_image'],
-        beats_input=beats, cpu=describe_cpu(), date=datetime.date.today().isoformat())
+        beats_input=beats, data_version=data_version_of(test_root), cpu=describe_cpu(),
+        date=datetime.date.today().isoformat())
     with open(osp.join(args.out_dir, 'model.json'), 'w') as f:
         json.dump(info, f, indent=2)
     print(f'released {weights} ({osp.getsize(weights) / 1e6:.2f} MB) with train.log, '

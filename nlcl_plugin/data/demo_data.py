@@ -60,7 +60,7 @@ from .rain_kinds import RAIN_KINDS, sample_kind, sample_training_kind
 from .rain_renderer import render_scene
 
 __all__ = ['DEMO_DATA_VERSION', 'DEMO_SOURCES', 'PHOTO_FILES', 'prepare_demo_data', 'rain_kinds',
-           'main']
+           'data_version_of', 'main']
 
 #: Bump whenever the generated content would change (sources, crops, renderer).
 DEMO_DATA_VERSION = 4
@@ -261,6 +261,21 @@ def rain_kinds(root: str) -> Dict[str, str]:
         if isinstance(entry, dict) and 'rain_kind' in entry and 'file' in entry:
             kinds[osp.basename(entry['file'])] = entry['rain_kind']
     return kinds
+
+
+def data_version_of(folder: str) -> Optional[int]:
+    """The demo data version of ``folder`` (a demo data folder or one of its splits,
+    e.g. ``data/nlcl_demo/test``), from the manifest there or one level up; None for
+    a folder that is not demo data."""
+    for root in (folder, osp.dirname(osp.normpath(folder))):
+        try:
+            with open(osp.join(root, MANIFEST)) as f:
+                manifest = json.load(f)
+        except (OSError, ValueError):
+            continue
+        version = manifest.get('version') if isinstance(manifest, dict) else None
+        return int(version) if isinstance(version, int) else None
+    return None
 
 
 def _manifest_matches(root: str, seed: int) -> bool:

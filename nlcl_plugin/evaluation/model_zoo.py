@@ -15,7 +15,7 @@ from typing import Tuple
 import yaml
 
 __all__ = ['START', 'END', 'COLLECTIONS', 'method_stats', 'gain_flag', 'share_cell',
-           'complexity_size', 'complexity_cells', 'training_total',
+           'checkpoint_root', 'complexity_size', 'complexity_cells', 'training_total',
            'per_kind_table', 'released_table', 'readme_table', 'metafile', 'load_released',
            'render']
 
@@ -171,19 +171,34 @@ def released_table(released) -> list:
     lines = ['', '**Released models** (`tools/ship_model.py`: a run\'s last checkpoint, '
              'released only if it beats the rainy input in PSNR and SSIM; weights in the '
              'repository):', '',
-             '| Model | Config | Iterations | Seed | PSNR (Y) | SSIM (Y) | vs input | Weights '
-             '| Trained on |',
-             '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |']
+             '| Model | Config | Iterations | Seed | Tested on | PSNR (Y) | SSIM (Y) | vs input '
+             '| Weights | Trained on |',
+             '| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |']
     for r in released:
+        tested = (f"demo data version {r['data_version']}" if r.get('data_version')
+                  else f"`{r.get('test_root', '?')}`")
         lines.append(
             f"| {r['name']} | [{osp.basename(r['config'])}]({r['config']}) | "
-            f"{r['iterations']} | {r['seed']} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
+            f"{r['iterations']} | {r['seed']} | {tested}, {r['images']} images | "
+            f"{r['psnr']:.2f} | {r['ssim']:.4f} | "
             f"{r['psnr'] - r['input_psnr']:+.2f} dB | [{osp.basename(r['weights'])}]"
             f"({r['weights']}) | {r['cpu']} |")
     lines += ['', 'Command, log, scalars and config of each: next to its weights '
-              '(`model.json`, `train.log`, `scalars.json`, `config.py`). Test: the same '
-              'split and metrics as the table above (one run, so no spread).']
+              '(`model.json`, `train.log`, `scalars.json`, `config.py`). Test: the demo '
+              'test split of the data version named, with the metrics of the table above '
+              '(one run, so no spread).']
     return lines
+
+
+def checkpoint_root(res: dict) -> str:
+    """The folder the results' runs wrote their checkpoints under
+    (``<root>/<method>/seed<k>/iter_<n>.pth``; ``work_dirs/demo_comparison`` when no
+    row records a checkpoint)."""
+    for m in res['methods']:
+        ckpt = m.get('checkpoint')
+        if ckpt:
+            return osp.dirname(osp.dirname(osp.dirname(ckpt)))
+    return 'work_dirs/demo_comparison'
 
 
 def complexity_size(res: dict) -> int:
@@ -291,7 +306,7 @@ def readme_table(res: dict, released=()) -> str:
               'Training time: mean wall-clock time of one run on the CPU named above.'
               + training_total(res),
               '', 'Results file: `results/demo_comparison.json`. Checkpoints are written '
-              'under `work_dirs/demo_comparison/` by the command above (they are not '
+              f'under `{checkpoint_root(res)}/` by the command above (they are not '
               'distributed).']
     lines += per_kind_table(res)
     lines += released_table(released)

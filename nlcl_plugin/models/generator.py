@@ -19,8 +19,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .fast_ops import Conv2d, fast_paths_enabled, instance_norm, instance_norm_
+from .thin_light import white_top_hat
 
-__all__ = ['REMOVES_LIGHT_MARKER', 'RESIDUAL_MARKER', 'ResBlock', 'ConvNormConv',
+__all__ = ['REMOVES_LIGHT_MARKER', 'RESIDUAL_MARKER', 'THIN_LIGHT_MARKER', 'VEIL_MARKER', 'ResBlock', 'ConvNormConv',
            'DecompositionGenerator', 'light_removed', 'recording_features']
 
 #: State-dict key (a scalar buffer) present exactly when the generator is residual.
@@ -28,6 +29,12 @@ RESIDUAL_MARKER = 'residual_output'
 #: State-dict key (a scalar buffer holding the sharpness) present exactly when the
 #: residual generator only removes light (``removes_light=True``).
 REMOVES_LIGHT_MARKER = 'removes_light_output'
+#: State-dict key (a scalar buffer holding the structuring element's size) present exactly
+#: when the generator removes a masked share of the thin light (``thin_light_size > 0``).
+THIN_LIGHT_MARKER = 'thin_light_output'
+#: State-dict key (a scalar buffer holding the block size) present exactly when the light
+#: the generator removes outside the thin light is a smooth veil (``veil_scale > 0``).
+VEIL_MARKER = 'veil_output'
 
 
 def light_removed(z: torch.Tensor, sharpness: float) -> torch.Tensor:
@@ -134,7 +141,9 @@ class DecompositionGenerator(nn.Module):
                  residual: bool = False,
                  zero_init_output: bool = False,
                  removes_light: bool = False,
-                 removal_sharpness: float = 50.0):
+                 removal_sharpness: float = 50.0,
+                 thin_light_size: int = 0,
+                 veil_scale: int = 0):
         super().__init__()
         if residual and in_channels != out_channels:
             raise ValueError(f'residual=True needs in_channels == out_channels, got '
@@ -143,15 +152,29 @@ class DecompositionGenerator(nn.Module):
             raise ValueError('removes_light=True needs residual=True (B = O - removed light)')
         if not removal_sharpness > 0:
             raise ValueError(f'removal_sharpness must be > 0, got {removal_sharpness}')
+        if thin_light_size and not removes_light:
+            raise ValueError('thin_light_size needs removes_light=True (B = O - removed light)')
+        if thin_light_size and (thin_light_size < 3 or thin_light_size % 2 == 0):
+            raise ValueError(f'thin_light_size must be 0 (off) or an odd size >= 3, got '
+                             f'{thin_light_size}')
+        if veil_scale and not removes_light:
+            raise ValueError('veil_scale needs removes_light=True (B = O - removed light)')
+        if veil_scale < 0:
+            raise ValueError(f'veil_scale must be 0 (off) or >= 2, got {veil_scale}')
         self.mid_channels = mid_channels
         self.num_blocks = num_blocks
         self.residual = bool(residual)
         self.zero_init_output = bool(zero_init_output)
         self.removes_light = bool(removes_light)
         self.removal_sharpness = float(removal_sharpness)
+        self.thin_light_size = int(thin_light_size)
+        self.veil_scale = int(veil_scale)
+        self.out_channels = out_channels
+        # one more output channel: the mask of the thin light taken away
+        net_out = out_channels + (1 if self.thin_light_size else 0)
         layers = [Conv2d(in_channels, mid_channels, 3, 1, 1)]
         layers += [ResBlock(mid_channels) for _ in range(num_blocks)]
-        layers += [ConvNormConv(mid_channels), Conv2d(mid_channels, out_channels, 3, 1, 1)]
+        layers += [ConvNormConv(mid_channels), Conv2d(mid_channels, net_out, 3, 1, 1)]
         self.layers = nn.ModuleList(layers)
         if zero_init_output:
             nn.init.zeros_(self.layers[-1].weight)
@@ -163,24 +186,54 @@ class DecompositionGenerator(nn.Module):
             self.register_buffer(RESIDUAL_MARKER, torch.ones(()))
         if self.removes_light:
             self.register_buffer(REMOVES_LIGHT_MARKER, torch.tensor(self.removal_sharpness))
+        if self.thin_light_size:
+            self.register_buffer(THIN_LIGHT_MARKER, torch.tensor(self.thin_light_size))
+        if self.veil_scale:
+            self.register_buffer(VEIL_MARKER, torch.tensor(self.veil_scale))
 
     def extra_repr(self) -> str:
         text = f'residual={self.residual}, zero_init_output={self.zero_init_output}'
         if self.removes_light:
             text += f', removes_light=True, removal_sharpness={self.removal_sharpness}'
+        if self.thin_light_size:
+            text += f', thin_light_size={self.thin_light_size}'
+        if self.veil_scale:
+            text += f', veil_scale={self.veil_scale}'
         return text
 
     def options(self) -> Dict[str, bool]:
         """The options that change what the weights compute (saved with checkpoints)."""
         return dict(residual=self.residual, zero_init_output=self.zero_init_output,
-                    removes_light=self.removes_light)
+                    removes_light=self.removes_light, thin_light_size=self.thin_light_size,
+                    veil_scale=self.veil_scale)
+
+    def thin_light_mask(self, out: torch.Tensor) -> torch.Tensor:
+        """The share (N, 1, H, W) of the thin light taken away, from the last layer's
+        output: ``min(light_removed(z), 1)`` of its extra channel ``z``."""
+        z = out[:, self.out_channels:self.out_channels + 1]
+        return light_removed(z, self.removal_sharpness).clamp(max=1.0)
+
+    def veil(self, z: torch.Tensor) -> torch.Tensor:
+        """``z`` averaged over ``veil_scale``-pixel blocks and resized back bilinearly."""
+        h, w = z.shape[-2:]
+        s = self.veil_scale
+        # blocks from the top-left corner; the last row/column of blocks may be partial
+        # and is averaged over the pixels it has
+        coarse = F.avg_pool2d(z, s, stride=s, ceil_mode=True)
+        return F.interpolate(coarse, size=(h, w), mode='bilinear', align_corners=False)
 
     def combine(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """The generator's output from its input ``x`` and the last layer's ``out``."""
         if not self.residual:
             return out
         if self.removes_light:
-            return x - light_removed(out, self.removal_sharpness)
+            z = out[:, :self.out_channels]
+            if self.veil_scale:
+                z = self.veil(z)
+            b = x - light_removed(z, self.removal_sharpness)
+            if self.thin_light_size:
+                b = b - self.thin_light_mask(out) * white_top_hat(x, self.thin_light_size)
+            return b
         return x + out
 
     @property

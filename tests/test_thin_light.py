@@ -1,0 +1,122 @@
+"""G_B that also removes a learned share of the thin light (``thin_light_size``) and whose
+other removal is a smooth veil (``veil_scale``)."""
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from nlcl_plugin.inference import Derainer
+from nlcl_plugin.models.checkpoint import build_generator
+from nlcl_plugin.models.generator import (THIN_LIGHT_MARKER, VEIL_MARKER,
+                                          DecompositionGenerator)
+from nlcl_plugin.models.thin_light import opening, white_top_hat
+
+
+def _small(**kw):
+    return DecompositionGenerator(mid_channels=8, num_blocks=2, residual=True,
+                                  removes_light=True, **kw)
+
+
+@pytest.mark.parametrize('size', [3, 5, 7])
+def test_opening_is_opencv_grey_opening(size):
+    """Against OpenCV's morphology with a square element and replicated borders."""
+    x = torch.rand(2, 3, 23, 31)
+    se = np.ones((size, size), np.uint8)
+    ref = np.stack([[cv2.morphologyEx(x[n, c].numpy(), cv2.MORPH_OPEN, se,
+                                      borderType=cv2.BORDER_REPLICATE) for c in range(3)]
+                    for n in range(2)])
+    np.testing.assert_array_equal(opening(x, size).numpy(), ref)
+
+
+def test_top_hat_keeps_thin_bright_structures_only():
+    """A 2-pixel bright line is kept whole; a 12-pixel bright bar, a dark line and a step
+    edge give nothing."""
+    x = torch.zeros(1, 1, 40, 40)
+    x[..., 5:7, :] = 0.8        # thin bright line
+    x[..., 15:27, :] = 0.5      # broad bright bar
+    x[..., :, 30:] += 0.3       # step edge
+    x[..., 33:35, :] -= 0.4     # thin dark line
+    t = white_top_hat(x, 5)
+    assert t.min() >= 0
+    torch.testing.assert_close(t[..., 5:7, :], torch.full_like(t[..., 5:7, :], 0.8))
+    assert t[..., 8:, :].abs().max() == 0
+    with pytest.raises(ValueError, match='odd size'):
+        white_top_hat(x, 4)
+
+
+def test_starts_at_the_identity_and_is_the_formula():
+    torch.manual_seed(0)
+    g = _small(zero_init_output=True, thin_light_size=5, veil_scale=4)
+    x = torch.rand(2, 3, 18, 13) * 2 - 1
+    assert torch.equal(g(x), x)
+    torch.nn.init.normal_(g.layers[-1].weight, std=0.5)
+    z = x
+    for layer in g.layers:
+        z = layer(z)
+    assert z.shape[1] == 4  # three channels of light, one mask
+    z = z.double()
+    beta = g.removal_sharpness
+
+    def removed(v):
+        return torch.log1p(torch.exp(beta * v)) / beta - math.log(2.0) / beta
+
+    # veil by hand: block means over 4x4 blocks (the last ones partial), bilinear back
+    light = z[:, :3]
+    coarse = torch.zeros(2, 3, 5, 4, dtype=torch.float64)
+    for i in range(5):
+        for j in range(4):
+            coarse[:, :, i, j] = light[:, :, 4 * i:4 * i + 4, 4 * j:4 * j + 4].mean((2, 3))
+    veil = torch.nn.functional.interpolate(coarse, size=(18, 13), mode='bilinear',
+                                           align_corners=False)
+    mask = removed(z[:, 3:4]).clamp(max=1)
+    by_hand = x.double() - removed(veil) - mask * white_top_hat(x.double(), 5)
+    torch.testing.assert_close(g(x).double(), by_hand, atol=1e-5, rtol=0)
+
+
+def test_a_full_mask_takes_the_thin_light_away():
+    """With the mask at 1 and no veil removed, B is the opening of O."""
+    g = _small(zero_init_output=True, thin_light_size=5)
+    with torch.no_grad():
+        g.layers[-1].bias[3] = 10.0   # mask min(softplus(10), 1) = 1
+        g.layers[-1].bias[:3] = -10.0  # no other light removed (softplus(-10 * 50) ~ 0)
+    x = torch.rand(1, 3, 20, 20) * 2 - 1
+    torch.testing.assert_close(g(x), opening(x, 5) + math.log(2.0) / 50, atol=1e-5, rtol=0)
+
+
+def test_bad_options():
+    with pytest.raises(ValueError, match='needs removes_light'):
+        DecompositionGenerator(residual=True, thin_light_size=5)
+    with pytest.raises(ValueError, match='needs removes_light'):
+        DecompositionGenerator(residual=True, veil_scale=8)
+    with pytest.raises(ValueError, match='odd size'):
+        _small(thin_light_size=6)
+    with pytest.raises(ValueError, match='veil_scale'):
+        _small(veil_scale=-1)
+    sd = _small().state_dict()
+    assert THIN_LIGHT_MARKER not in sd and VEIL_MARKER not in sd
+    assert _small(thin_light_size=7).options()['thin_light_size'] == 7
+
+
+@pytest.mark.parametrize('tile', [0, 5])
+def test_the_form_travels_with_the_weights(tmp_path, tile):
+    """A checkpoint builds the same generator, and the derainer, whole-image or streamed
+    in bands (whose outputs need rows beyond the band), computes what the network does."""
+    torch.manual_seed(2)
+    g_b = _small(thin_light_size=5, veil_scale=6)
+    torch.nn.init.normal_(g_b.layers[-1].weight, std=0.1)
+    ckpt = tmp_path / 'g.pth'
+    torch.save({'state_dict': {f'generator.{k}': v for k, v in g_b.state_dict().items()}},
+               ckpt)
+    built = build_generator(str(ckpt), 'background')
+    assert (built.thin_light_size, built.veil_scale) == (5, 6)
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    torch.testing.assert_close(built(x), g_b(x))
+    derainer = Derainer.from_checkpoints(str(ckpt), tile=tile)
+    rgb = np.random.default_rng(0).integers(0, 256, (19, 23, 3), dtype=np.uint8)
+    out, _ = derainer(rgb)
+    xin = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        ref = ((g_b(xin).clamp(-1, 1) + 1) * 127.5).round()[0].permute(1, 2, 0).numpy()
+    assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
