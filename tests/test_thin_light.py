@@ -92,8 +92,9 @@ def test_bad_options():
         DecompositionGenerator(residual=True, veil_scale=8)
     with pytest.raises(ValueError, match='odd size'):
         _small(thin_light_size=6)
-    with pytest.raises(ValueError, match='veil_scale'):
-        _small(veil_scale=-1)
+    for bad in (-1, 1):
+        with pytest.raises(ValueError, match='veil_scale'):
+            _small(veil_scale=bad)
     sd = _small().state_dict()
     assert THIN_LIGHT_MARKER not in sd and VEIL_MARKER not in sd
     assert _small(thin_light_size=7).options()['thin_light_size'] == 7

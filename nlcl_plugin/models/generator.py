@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from .fast_ops import Conv2d, fast_paths_enabled, instance_norm, instance_norm_
 from .thin_light import white_top_hat
 
-__all__ = ['REMOVES_LIGHT_MARKER', 'RESIDUAL_MARKER', 'THIN_LIGHT_MARKER', 'VEIL_MARKER', 'ResBlock', 'ConvNormConv',
-           'DecompositionGenerator', 'light_removed', 'recording_features']
+__all__ = ['REMOVES_LIGHT_MARKER', 'RESIDUAL_MARKER', 'THIN_LIGHT_MARKER', 'VEIL_MARKER',
+           'ResBlock', 'ConvNormConv', 'DecompositionGenerator', 'light_removed',
+           'recording_features']
 
 #: State-dict key (a scalar buffer) present exactly when the generator is residual.
 RESIDUAL_MARKER = 'residual_output'
@@ -100,7 +101,7 @@ class DecompositionGenerator(nn.Module):
     input's spatial size. Weights keep PyTorch's default initialisation, as the
     authors' generators do.
 
-    Two options go beyond the paper (both off by default, so the authors' checkpoints
+    Options beyond the paper (all off by default, so the authors' checkpoints
     load and reproduce their outputs unchanged):
 
     * ``residual=True``: the network predicts a correction, ``G(x) = x + net(x)``.
@@ -117,6 +118,15 @@ class DecompositionGenerator(nn.Module):
       G_B then models the rain layer O - B >= 0: it can take streaks and haze away, but
       not brighten B nor draw sharpening halos (both need light added beside light
       taken).
+    * ``thin_light_size=k`` (with ``removes_light``): the last conv has one more output
+      channel ``z_m``, and G_B also takes away the share ``m = min(light_removed(z_m), 1)``
+      of the thin light of its input, the white top-hat ``T_k(x) = x - open_k(x)``
+      (:mod:`.thin_light`: bright structures narrower than ``k`` pixels, where streaks
+      and drops lie): ``G(x) = x - light_removed(z) - m * T_k(x)``. A streak can then go
+      in one step of the mask instead of being painted over.
+    * ``veil_scale=s`` (with ``removes_light``): the light removed outside the thin light
+      is averaged over ``s x s`` blocks and resized back bilinearly (:meth:`veil`), a
+      smooth veil such as haze.
 
     Args:
         in_channels (int): Input channels (3 for RGB in [-1, 1]).
@@ -127,6 +137,9 @@ class DecompositionGenerator(nn.Module):
         zero_init_output (bool): Initialise the output conv to zero.
         removes_light (bool): With ``residual``: output ``x - light_removed(net(x))``.
         removal_sharpness (float): The softplus's sharpness for ``removes_light`` (50).
+        thin_light_size (int): 0 (off) or the odd size ``k`` of the thin light's square
+            structuring element.
+        veil_scale (int): 0 (off) or the block size ``s`` (>= 2) of the smooth veil.
 
     Shapes:
         forward: (N, in_channels, H, W) -> (N, out_channels, H, W), any H, W >= 2
@@ -159,7 +172,7 @@ class DecompositionGenerator(nn.Module):
                              f'{thin_light_size}')
         if veil_scale and not removes_light:
             raise ValueError('veil_scale needs removes_light=True (B = O - removed light)')
-        if veil_scale < 0:
+        if veil_scale < 0 or veil_scale == 1:
             raise ValueError(f'veil_scale must be 0 (off) or >= 2, got {veil_scale}')
         self.mid_channels = mid_channels
         self.num_blocks = num_blocks
@@ -201,7 +214,7 @@ class DecompositionGenerator(nn.Module):
             text += f', veil_scale={self.veil_scale}'
         return text
 
-    def options(self) -> Dict[str, bool]:
+    def options(self) -> Dict[str, object]:
         """The options that change what the weights compute (saved with checkpoints)."""
         return dict(residual=self.residual, zero_init_output=self.zero_init_output,
                     removes_light=self.removes_light, thin_light_size=self.thin_light_size,
