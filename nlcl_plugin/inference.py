@@ -259,9 +259,9 @@ def streamed_forward(net: DecompositionGenerator,
     s = _Moments()
     _stream_conv(tail.conv1, h, work, rows, moments=s)
     _stream_conv(tail.conv2, work, h, rows, _norm(*s.mean_rstd(), relu=True))
-    if getattr(net, 'thin_light_size', 0) or getattr(net, 'veil_scale', 0):
-        # the output needs more than the band's own rows (the thin light's opening, the
-        # veil's block averages): gather the last layer's few channels, combine once
+    if not net.combines_rowwise:
+        # the output needs more than the band's own rows: gather the last layer's few
+        # channels, combine once
         out = torch.cat([_conv_rows(last, h, r0, r1) for r0, r1 in _bands(height, rows)], 2)
         write_rows(0, height, net.combine(read_rows(0, height), out))
         return

@@ -53,18 +53,14 @@ def test_bad_options():
     assert _small(removes_light=True).options()['removes_light'] is True
 
 
-@pytest.mark.parametrize('tile', [0, 5])
-def test_the_form_travels_with_the_weights(tmp_path, tile):
-    """A checkpoint builds the same generator (sharpness included), and the derainer,
-    whole-image or tiled, computes what the network computes."""
-    torch.manual_seed(2)
-    g_b = _small(removes_light=True, removal_sharpness=30.0)
-    torch.nn.init.normal_(g_b.layers[-1].weight, std=0.1)
+def assert_travels_with_the_weights(g_b, tmp_path, tile):
+    """Save ``g_b`` as a training checkpoint's G_B; the generator built from the file
+    computes what ``g_b`` does, and the derainer (whole-image, or streamed in bands of
+    ``tile`` rows) gives its output to one grey level. Returns the built generator."""
     ckpt = tmp_path / 'g.pth'
     torch.save({'state_dict': {f'generator.{k}': v for k, v in g_b.state_dict().items()}},
                ckpt)
     built = build_generator(str(ckpt), 'background')
-    assert built.removes_light and built.removal_sharpness == 30.0
     x = torch.rand(1, 3, 16, 16) * 2 - 1
     torch.testing.assert_close(built(x), g_b(x))
     derainer = Derainer.from_checkpoints(str(ckpt), tile=tile)
@@ -74,3 +70,15 @@ def test_the_form_travels_with_the_weights(tmp_path, tile):
     with torch.no_grad():
         ref = ((g_b(xin).clamp(-1, 1) + 1) * 127.5).round()[0].permute(1, 2, 0).numpy()
     assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+    return built
+
+
+@pytest.mark.parametrize('tile', [0, 5])
+def test_the_form_travels_with_the_weights(tmp_path, tile):
+    """A checkpoint builds the same generator (sharpness included), and the derainer,
+    whole-image or tiled, computes what the network computes."""
+    torch.manual_seed(2)
+    g_b = _small(removes_light=True, removal_sharpness=30.0)
+    torch.nn.init.normal_(g_b.layers[-1].weight, std=0.1)
+    built = assert_travels_with_the_weights(g_b, tmp_path, tile)
+    assert built.removes_light and built.removal_sharpness == 30.0

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from nlcl_plugin.inference import Derainer
-from nlcl_plugin.models.checkpoint import build_generator
 from nlcl_plugin.models.generator import (THIN_LIGHT_MARKER, VEIL_MARKER,
                                           DecompositionGenerator)
 from nlcl_plugin.models.thin_light import opening, white_top_hat
+from test_removes_light import assert_travels_with_the_weights
 
 
 def _small(**kw):
@@ -107,17 +106,5 @@ def test_the_form_travels_with_the_weights(tmp_path, tile):
     torch.manual_seed(2)
     g_b = _small(thin_light_size=5, veil_scale=6)
     torch.nn.init.normal_(g_b.layers[-1].weight, std=0.1)
-    ckpt = tmp_path / 'g.pth'
-    torch.save({'state_dict': {f'generator.{k}': v for k, v in g_b.state_dict().items()}},
-               ckpt)
-    built = build_generator(str(ckpt), 'background')
+    built = assert_travels_with_the_weights(g_b, tmp_path, tile)
     assert (built.thin_light_size, built.veil_scale) == (5, 6)
-    x = torch.rand(1, 3, 16, 16) * 2 - 1
-    torch.testing.assert_close(built(x), g_b(x))
-    derainer = Derainer.from_checkpoints(str(ckpt), tile=tile)
-    rgb = np.random.default_rng(0).integers(0, 256, (19, 23, 3), dtype=np.uint8)
-    out, _ = derainer(rgb)
-    xin = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
-    with torch.no_grad():
-        ref = ((g_b(xin).clamp(-1, 1) + 1) * 127.5).round()[0].permute(1, 2, 0).numpy()
-    assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1

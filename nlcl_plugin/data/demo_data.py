@@ -239,6 +239,15 @@ def _build(staging: str, seed: int) -> List[dict]:
     return entries
 
 
+def _read_manifest(root: str):
+    """The parsed ``root/manifest.json``; None when it is missing or not JSON."""
+    try:
+        with open(osp.join(root, MANIFEST)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def rain_kinds(root: str) -> Dict[str, str]:
     """The rain kind of every rainy image of a demo data folder, from its manifest.
 
@@ -251,11 +260,7 @@ def rain_kinds(root: str) -> Dict[str, str]:
         :data:`~.rain_kinds.RAIN_KINDS`); empty when the folder has no manifest or the
         manifest records no kinds (data written before rain kinds existed).
     """
-    try:
-        with open(osp.join(root, MANIFEST)) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
-        return {}
+    manifest = _read_manifest(root)
     kinds = {}
     for entry in manifest.get('images', []) if isinstance(manifest, dict) else []:
         if isinstance(entry, dict) and 'rain_kind' in entry and 'file' in entry:
@@ -268,23 +273,16 @@ def data_version_of(folder: str) -> Optional[int]:
     e.g. ``data/nlcl_demo/test``), from the manifest there or one level up; None for
     a folder that is not demo data."""
     for root in (folder, osp.dirname(osp.normpath(folder))):
-        try:
-            with open(osp.join(root, MANIFEST)) as f:
-                manifest = json.load(f)
-        except (OSError, ValueError):
-            continue
-        version = manifest.get('version') if isinstance(manifest, dict) else None
-        return int(version) if isinstance(version, int) else None
+        manifest = _read_manifest(root)
+        if manifest is not None:
+            version = manifest.get('version') if isinstance(manifest, dict) else None
+            return version if isinstance(version, int) else None
     return None
 
 
 def _manifest_matches(root: str, seed: int) -> bool:
     """True when ``root/manifest.json`` matches this generator and every file is there."""
-    try:
-        with open(osp.join(root, MANIFEST)) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
-        return False
+    manifest = _read_manifest(root)
     if not isinstance(manifest, dict) or any(
             manifest.get(k) != v for k, v in _header(seed).items()):
         return False

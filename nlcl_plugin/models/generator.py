@@ -235,6 +235,13 @@ class DecompositionGenerator(nn.Module):
         coarse = F.avg_pool2d(z, s, stride=s, ceil_mode=True)
         return F.interpolate(coarse, size=(h, w), mode='bilinear', align_corners=False)
 
+    @property
+    def combines_rowwise(self) -> bool:
+        """True when row r of the output needs only row r of the input and of the last
+        layer's output (not with the thin light's opening nor the veil's block means), so
+        that :meth:`combine` can be applied band by band."""
+        return not (self.thin_light_size or self.veil_scale)
+
     def combine(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """The generator's output from its input ``x`` and the last layer's ``out``."""
         if not self.residual:
