@@ -417,7 +417,7 @@ class Derainer:
             if self.tile is None:
                 return self._whole(net)(x).float()
             _, _, height, width = x.shape
-            out = torch.empty((1, net.layers[-1].out_channels, height, width),
+            out = torch.empty((1, net.out_channels, height, width),
                               device=self.device)
 
             def write(r0, r1, band):

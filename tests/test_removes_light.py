@@ -70,6 +70,10 @@ def assert_travels_with_the_weights(g_b, tmp_path, tile):
     with torch.no_grad():
         ref = ((g_b(xin).clamp(-1, 1) + 1) * 127.5).round()[0].permute(1, 2, 0).numpy()
     assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+    # the tensor path (used by evaluation) gives the three channels of B, tiled or not
+    with torch.no_grad():
+        torch.testing.assert_close(derainer.forward_tensor(derainer.background, xin),
+                                   g_b(xin), atol=1e-4, rtol=0)
     return built
 
 

@@ -1,5 +1,5 @@
 """G_B that also removes a learned share of the thin light (``thin_light_size``) and whose
-other removal is a smooth veil (``veil_scale``)."""
+other removal is a smooth veil (``veil_scale``) or achromatic (``grey_light``)."""
 import math
 
 import cv2
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from nlcl_plugin.models.generator import (THIN_LIGHT_MARKER, VEIL_MARKER,
+from nlcl_plugin.models.generator import (GREY_LIGHT_MARKER, THIN_LIGHT_MARKER, VEIL_MARKER,
                                           DecompositionGenerator)
 from nlcl_plugin.models.thin_light import opening, white_top_hat
 from test_removes_light import assert_travels_with_the_weights
@@ -108,3 +108,44 @@ def test_the_form_travels_with_the_weights(tmp_path, tile):
     torch.nn.init.normal_(g_b.layers[-1].weight, std=0.1)
     built = assert_travels_with_the_weights(g_b, tmp_path, tile)
     assert (built.thin_light_size, built.veil_scale) == (5, 6)
+
+
+def test_grey_light_takes_the_same_light_from_every_colour():
+    """``grey_light``: one channel of light (and the mask), by hand; without the thin light
+    O - B is equal across R, G and B, so no colour cast can come from it."""
+    torch.manual_seed(3)
+    g = _small(zero_init_output=True, thin_light_size=5, grey_light=True)
+    x = torch.rand(2, 3, 14, 17) * 2 - 1
+    assert torch.equal(g(x), x)
+    torch.nn.init.normal_(g.layers[-1].weight, std=0.5)
+    z = x
+    for layer in g.layers:
+        z = layer(z)
+    assert z.shape[1] == 2  # one channel of light, one mask
+    z = z.double()
+    beta = g.removal_sharpness
+
+    def removed(v):
+        return torch.log1p(torch.exp(beta * v)) / beta - math.log(2.0) / beta
+
+    by_hand = (x.double() - removed(z[:, :1])
+               - removed(z[:, 1:2]).clamp(max=1) * white_top_hat(x.double(), 5))
+    torch.testing.assert_close(g(x).double(), by_hand, atol=1e-5, rtol=0)
+
+    plain = _small(grey_light=True)
+    torch.nn.init.normal_(plain.layers[-1].weight, std=0.5)
+    taken = x - plain(x)
+    assert taken.abs().max() > 0.01
+    torch.testing.assert_close(taken[:, 1:], taken[:, :1].expand(-1, 2, -1, -1))
+    with pytest.raises(ValueError, match='grey_light needs removes_light'):
+        DecompositionGenerator(residual=True, grey_light=True)
+    assert GREY_LIGHT_MARKER not in _small().state_dict()
+
+
+@pytest.mark.parametrize('tile', [0, 5])
+def test_grey_light_travels_with_the_weights(tmp_path, tile):
+    torch.manual_seed(4)
+    g_b = _small(thin_light_size=3, grey_light=True)
+    torch.nn.init.normal_(g_b.layers[-1].weight, std=0.1)
+    built = assert_travels_with_the_weights(g_b, tmp_path, tile)
+    assert built.grey_light and built.options()['grey_light']

@@ -22,6 +22,7 @@ from .fast_ops import Conv2d, fast_paths_enabled, instance_norm, instance_norm_
 from .thin_light import white_top_hat
 
 __all__ = ['REMOVES_LIGHT_MARKER', 'RESIDUAL_MARKER', 'THIN_LIGHT_MARKER', 'VEIL_MARKER',
+           'GREY_LIGHT_MARKER',
            'ResBlock', 'ConvNormConv', 'DecompositionGenerator', 'light_removed',
            'recording_features']
 
@@ -36,6 +37,9 @@ THIN_LIGHT_MARKER = 'thin_light_output'
 #: State-dict key (a scalar buffer holding the block size) present exactly when the light
 #: the generator removes outside the thin light is a smooth veil (``veil_scale > 0``).
 VEIL_MARKER = 'veil_output'
+#: State-dict key present exactly when the light the generator removes outside the thin
+#: light is achromatic (``grey_light=True``): one output channel, taken from every colour.
+GREY_LIGHT_MARKER = 'grey_light_output'
 
 
 def light_removed(z: torch.Tensor, sharpness: float) -> torch.Tensor:
@@ -127,6 +131,10 @@ class DecompositionGenerator(nn.Module):
     * ``veil_scale=s`` (with ``removes_light``): the light removed outside the thin light
       is averaged over ``s x s`` blocks and resized back bilinearly (:meth:`veil`), a
       smooth veil such as haze.
+    * ``grey_light=True`` (with ``removes_light``): the light removed outside the thin
+      light is one channel, taken equally from every colour channel: rain and its veil
+      add light of the scene's illuminant, not a colour of their own, so G_B cannot
+      recolour B (no colour cast, only brightness and the thin light's own colour).
 
     Args:
         in_channels (int): Input channels (3 for RGB in [-1, 1]).
@@ -140,6 +148,7 @@ class DecompositionGenerator(nn.Module):
         thin_light_size (int): 0 (off) or the odd size ``k`` of the thin light's square
             structuring element.
         veil_scale (int): 0 (off) or the block size ``s`` (>= 2) of the smooth veil.
+        grey_light (bool): The light removed outside the thin light is achromatic.
 
     Shapes:
         forward: (N, in_channels, H, W) -> (N, out_channels, H, W), any H, W >= 2
@@ -156,7 +165,8 @@ class DecompositionGenerator(nn.Module):
                  removes_light: bool = False,
                  removal_sharpness: float = 50.0,
                  thin_light_size: int = 0,
-                 veil_scale: int = 0):
+                 veil_scale: int = 0,
+                 grey_light: bool = False):
         super().__init__()
         if residual and in_channels != out_channels:
             raise ValueError(f'residual=True needs in_channels == out_channels, got '
@@ -172,6 +182,8 @@ class DecompositionGenerator(nn.Module):
                              f'{thin_light_size}')
         if veil_scale and not removes_light:
             raise ValueError('veil_scale needs removes_light=True (B = O - removed light)')
+        if grey_light and not removes_light:
+            raise ValueError('grey_light needs removes_light=True (B = O - removed light)')
         if veil_scale < 0 or veil_scale == 1:
             raise ValueError(f'veil_scale must be 0 (off) or >= 2, got {veil_scale}')
         self.mid_channels = mid_channels
@@ -182,9 +194,12 @@ class DecompositionGenerator(nn.Module):
         self.removal_sharpness = float(removal_sharpness)
         self.thin_light_size = int(thin_light_size)
         self.veil_scale = int(veil_scale)
+        self.grey_light = bool(grey_light)
         self.out_channels = out_channels
-        # one more output channel: the mask of the thin light taken away
-        net_out = out_channels + (1 if self.thin_light_size else 0)
+        # channels of the light removed (one when it is achromatic), and one more for the
+        # mask of the thin light taken away
+        self.light_channels = 1 if self.grey_light else out_channels
+        net_out = self.light_channels + (1 if self.thin_light_size else 0)
         layers = [Conv2d(in_channels, mid_channels, 3, 1, 1)]
         layers += [ResBlock(mid_channels) for _ in range(num_blocks)]
         layers += [ConvNormConv(mid_channels), Conv2d(mid_channels, net_out, 3, 1, 1)]
@@ -203,6 +218,8 @@ class DecompositionGenerator(nn.Module):
             self.register_buffer(THIN_LIGHT_MARKER, torch.tensor(self.thin_light_size))
         if self.veil_scale:
             self.register_buffer(VEIL_MARKER, torch.tensor(self.veil_scale))
+        if self.grey_light:
+            self.register_buffer(GREY_LIGHT_MARKER, torch.ones(()))
 
     def extra_repr(self) -> str:
         text = f'residual={self.residual}, zero_init_output={self.zero_init_output}'
@@ -212,18 +229,20 @@ class DecompositionGenerator(nn.Module):
             text += f', thin_light_size={self.thin_light_size}'
         if self.veil_scale:
             text += f', veil_scale={self.veil_scale}'
+        if self.grey_light:
+            text += ', grey_light=True'
         return text
 
     def options(self) -> Dict[str, object]:
         """The options that change what the weights compute (saved with checkpoints)."""
         return dict(residual=self.residual, zero_init_output=self.zero_init_output,
                     removes_light=self.removes_light, thin_light_size=self.thin_light_size,
-                    veil_scale=self.veil_scale)
+                    veil_scale=self.veil_scale, grey_light=self.grey_light)
 
     def thin_light_mask(self, out: torch.Tensor) -> torch.Tensor:
         """The share (N, 1, H, W) of the thin light taken away, from the last layer's
         output: ``min(light_removed(z), 1)`` of its extra channel ``z``."""
-        z = out[:, self.out_channels:self.out_channels + 1]
+        z = out[:, self.light_channels:self.light_channels + 1]
         return light_removed(z, self.removal_sharpness).clamp(max=1.0)
 
     def veil(self, z: torch.Tensor) -> torch.Tensor:
@@ -247,7 +266,7 @@ class DecompositionGenerator(nn.Module):
         if not self.residual:
             return out
         if self.removes_light:
-            z = out[:, :self.out_channels]
+            z = out[:, :self.light_channels]  # (N, 1, H, W) broadcasts when grey
             if self.veil_scale:
                 z = self.veil(z)
             b = x - light_removed(z, self.removal_sharpness)
