@@ -1,5 +1,6 @@
 """G_B that also removes a learned share of the thin light (``thin_light_size``) and whose
-other removal is a smooth veil (``veil_scale``) or achromatic (``grey_light``)."""
+other removal is a smooth veil (``veil_scale``), achromatic (``grey_light``) or a composited
+grey layer (``airlight``)."""
 import math
 
 import cv2
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from nlcl_plugin.models.generator import (GREY_LIGHT_MARKER, THIN_LIGHT_MARKER, VEIL_MARKER,
+from nlcl_plugin.models.generator import (AIRLIGHT_MARKER, GREY_LIGHT_MARKER,
+                                          THIN_LIGHT_MARKER, VEIL_MARKER,
                                           DecompositionGenerator)
 from nlcl_plugin.models.thin_light import opening, white_top_hat
 from test_removes_light import assert_travels_with_the_weights
@@ -149,3 +151,59 @@ def test_grey_light_travels_with_the_weights(tmp_path, tile):
     torch.nn.init.normal_(g_b.layers[-1].weight, std=0.1)
     built = assert_travels_with_the_weights(g_b, tmp_path, tile)
     assert built.grey_light and built.options()['grey_light']
+
+
+def test_airlight_inverts_a_grey_layer_composited_over_the_background():
+    """``airlight``: by hand; with opacity a and grey level A set through the biases, a
+    background composited as (1 - a) B + a A (haze) comes back exactly, and a grey pixel
+    stays grey whatever the network says."""
+    torch.manual_seed(5)
+    g = _small(zero_init_output=True, thin_light_size=5, airlight=True)
+    x = torch.rand(2, 3, 12, 15) * 2 - 1
+    assert torch.equal(g(x), x)
+    torch.nn.init.normal_(g.layers[-1].weight, std=0.5)
+    z = x
+    for layer in g.layers:
+        z = layer(z)
+    assert z.shape[1] == 3  # opacity, grey level, mask
+    z = z.double()
+    beta = g.removal_sharpness
+
+    def removed(v):
+        return torch.log1p(torch.exp(beta * v)) / beta - math.log(2.0) / beta
+
+    a = removed(z[:, :1]).clamp(max=0.9)
+    thin = removed(z[:, 2:3]).clamp(max=1) * white_top_hat(x.double(), 5)
+    by_hand = (x.double() - thin - a * torch.tanh(z[:, 1:2])) / (1 - a)
+    torch.testing.assert_close(g(x).double(), by_hand, atol=1e-5, rtol=0)
+
+    grey = x[:, :1].expand(-1, 3, -1, -1)
+    out = g(grey)
+    torch.testing.assert_close(out[:, 1:], out[:, :1].expand(-1, 2, -1, -1))
+
+    plain = _small(zero_init_output=True, airlight=True)
+    opacity, level = 0.3, 0.6
+    with torch.no_grad():
+        # softplus(z; 50) - ln2/50 = 0.3 and tanh(z) = 0.6, through the biases alone
+        plain.layers[-1].bias[0] = math.log(math.expm1(50 * (opacity + math.log(2) / 50))) / 50
+        plain.layers[-1].bias[1] = math.atanh(level)
+    background = torch.rand(1, 3, 10, 10) * 2 - 1
+    hazy = (1 - opacity) * background + opacity * level
+    torch.testing.assert_close(plain(hazy), background, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match='airlight needs removes_light'):
+        DecompositionGenerator(residual=True, airlight=True)
+    with pytest.raises(ValueError, match='choose one'):
+        _small(airlight=True, grey_light=True)
+
+
+@pytest.mark.parametrize('tile', [0, 5])
+def test_airlight_travels_with_the_weights(tmp_path, tile):
+    torch.manual_seed(6)
+    g_b = _small(thin_light_size=3, airlight=True)
+    torch.nn.init.normal_(g_b.layers[-1].weight, std=0.1)
+    built = assert_travels_with_the_weights(g_b, tmp_path, tile)
+    assert built.airlight and built.options()['airlight']
+    plain = _small(airlight=True)
+    assert plain.combines_rowwise and AIRLIGHT_MARKER in plain.state_dict()
+    torch.nn.init.normal_(plain.layers[-1].weight, std=0.1)
+    assert_travels_with_the_weights(plain, tmp_path, tile)

@@ -168,8 +168,9 @@ def build_generator(path: str, role: str = 'background', ema: Optional[bool] = N
         ema (bool, optional): See :func:`load_generator_state`.
         trust (bool): Full unpickling (``--trust-checkpoint``), see :func:`load_state_file`.
     """
-    from .generator import (GREY_LIGHT_MARKER, REMOVES_LIGHT_MARKER, RESIDUAL_MARKER,
-                            THIN_LIGHT_MARKER, VEIL_MARKER, DecompositionGenerator)
+    from .generator import (AIRLIGHT_MARKER, GREY_LIGHT_MARKER, REMOVES_LIGHT_MARKER,
+                            RESIDUAL_MARKER, THIN_LIGHT_MARKER, VEIL_MARKER,
+                            DecompositionGenerator)
     sd = load_generator_state(path, role, ema, trust)
     weight = sd.get('layers.0.weight')
     mid = int(weight.shape[0]) if isinstance(weight, torch.Tensor) and weight.dim() == 4 else 32
@@ -180,7 +181,8 @@ def build_generator(path: str, role: str = 'background', ema: Optional[bool] = N
                                    removal_sharpness=float(sd.get(REMOVES_LIGHT_MARKER, 50.0)),
                                    thin_light_size=int(sd.get(THIN_LIGHT_MARKER, 0)),
                                    veil_scale=int(sd.get(VEIL_MARKER, 0)),
-                                   grey_light=GREY_LIGHT_MARKER in sd)
+                                   grey_light=GREY_LIGHT_MARKER in sd,
+                                   airlight=AIRLIGHT_MARKER in sd)
     return _load_into(model, sd, path, strict=True)
 
 

@@ -22,7 +22,7 @@ from .fast_ops import Conv2d, fast_paths_enabled, instance_norm, instance_norm_
 from .thin_light import white_top_hat
 
 __all__ = ['REMOVES_LIGHT_MARKER', 'RESIDUAL_MARKER', 'THIN_LIGHT_MARKER', 'VEIL_MARKER',
-           'GREY_LIGHT_MARKER',
+           'GREY_LIGHT_MARKER', 'AIRLIGHT_MARKER',
            'ResBlock', 'ConvNormConv', 'DecompositionGenerator', 'light_removed',
            'recording_features']
 
@@ -40,6 +40,12 @@ VEIL_MARKER = 'veil_output'
 #: State-dict key present exactly when the light the generator removes outside the thin
 #: light is achromatic (``grey_light=True``): one output channel, taken from every colour.
 GREY_LIGHT_MARKER = 'grey_light_output'
+#: State-dict key present exactly when the generator inverts a grey layer composited over
+#: the background (``airlight=True``).
+AIRLIGHT_MARKER = 'airlight_output'
+#: The largest opacity ``a`` of the composited layer ``airlight=True`` inverts (B is
+#: divided by ``1 - a``).
+MAX_OPACITY = 0.9
 
 
 def light_removed(z: torch.Tensor, sharpness: float) -> torch.Tensor:
@@ -135,6 +141,13 @@ class DecompositionGenerator(nn.Module):
       light is one channel, taken equally from every colour channel: rain and its veil
       add light of the scene's illuminant, not a colour of their own, so G_B cannot
       recolour B (no colour cast, only brightness and the thin light's own colour).
+    * ``airlight=True`` (with ``removes_light``): G_B inverts a grey layer composited over
+      the background, the model of haze and semi-transparent rain,
+      ``O = (1 - a) B + a A``: two output channels give the opacity
+      ``a = min(light_removed(z_a), 0.9)`` and the layer's grey level ``A = tanh(z_A)``,
+      and ``G(x) = (x' - a A) / (1 - a)`` with ``x' = x - m T_k(x)`` when the thin light
+      is on (the formula holds in [-1, 1] as in [0, 1]). Hue cannot change (a grey pixel
+      stays grey); haze's loss of contrast can be undone, which subtracting light cannot.
 
     Args:
         in_channels (int): Input channels (3 for RGB in [-1, 1]).
@@ -149,6 +162,7 @@ class DecompositionGenerator(nn.Module):
             structuring element.
         veil_scale (int): 0 (off) or the block size ``s`` (>= 2) of the smooth veil.
         grey_light (bool): The light removed outside the thin light is achromatic.
+        airlight (bool): Invert a composited grey layer instead of subtracting light.
 
     Shapes:
         forward: (N, in_channels, H, W) -> (N, out_channels, H, W), any H, W >= 2
@@ -166,7 +180,8 @@ class DecompositionGenerator(nn.Module):
                  removal_sharpness: float = 50.0,
                  thin_light_size: int = 0,
                  veil_scale: int = 0,
-                 grey_light: bool = False):
+                 grey_light: bool = False,
+                 airlight: bool = False):
         super().__init__()
         if residual and in_channels != out_channels:
             raise ValueError(f'residual=True needs in_channels == out_channels, got '
@@ -184,6 +199,11 @@ class DecompositionGenerator(nn.Module):
             raise ValueError('veil_scale needs removes_light=True (B = O - removed light)')
         if grey_light and not removes_light:
             raise ValueError('grey_light needs removes_light=True (B = O - removed light)')
+        if airlight and not removes_light:
+            raise ValueError('airlight needs removes_light=True (O = (1 - a) B + a A)')
+        if airlight and grey_light:
+            raise ValueError('airlight and grey_light are two forms of the removed light; '
+                             'choose one')
         if veil_scale < 0 or veil_scale == 1:
             raise ValueError(f'veil_scale must be 0 (off) or >= 2, got {veil_scale}')
         self.mid_channels = mid_channels
@@ -198,7 +218,8 @@ class DecompositionGenerator(nn.Module):
         self.out_channels = out_channels
         # channels of the light removed (one when it is achromatic), and one more for the
         # mask of the thin light taken away
-        self.light_channels = 1 if self.grey_light else out_channels
+        self.airlight = bool(airlight)
+        self.light_channels = 1 if self.grey_light else 2 if self.airlight else out_channels
         net_out = self.light_channels + (1 if self.thin_light_size else 0)
         layers = [Conv2d(in_channels, mid_channels, 3, 1, 1)]
         layers += [ResBlock(mid_channels) for _ in range(num_blocks)]
@@ -220,6 +241,8 @@ class DecompositionGenerator(nn.Module):
             self.register_buffer(VEIL_MARKER, torch.tensor(self.veil_scale))
         if self.grey_light:
             self.register_buffer(GREY_LIGHT_MARKER, torch.ones(()))
+        if self.airlight:
+            self.register_buffer(AIRLIGHT_MARKER, torch.ones(()))
 
     def extra_repr(self) -> str:
         text = f'residual={self.residual}, zero_init_output={self.zero_init_output}'
@@ -231,13 +254,16 @@ class DecompositionGenerator(nn.Module):
             text += f', veil_scale={self.veil_scale}'
         if self.grey_light:
             text += ', grey_light=True'
+        if self.airlight:
+            text += ', airlight=True'
         return text
 
     def options(self) -> Dict[str, object]:
         """The options that change what the weights compute (saved with checkpoints)."""
         return dict(residual=self.residual, zero_init_output=self.zero_init_output,
                     removes_light=self.removes_light, thin_light_size=self.thin_light_size,
-                    veil_scale=self.veil_scale, grey_light=self.grey_light)
+                    veil_scale=self.veil_scale, grey_light=self.grey_light,
+                    airlight=self.airlight)
 
     def thin_light_mask(self, out: torch.Tensor) -> torch.Tensor:
         """The share (N, 1, H, W) of the thin light taken away, from the last layer's
@@ -269,10 +295,12 @@ class DecompositionGenerator(nn.Module):
             z = out[:, :self.light_channels]  # (N, 1, H, W) broadcasts when grey
             if self.veil_scale:
                 z = self.veil(z)
-            b = x - light_removed(z, self.removal_sharpness)
-            if self.thin_light_size:
-                b = b - self.thin_light_mask(out) * white_top_hat(x, self.thin_light_size)
-            return b
+            thin = (self.thin_light_mask(out) * white_top_hat(x, self.thin_light_size)
+                    if self.thin_light_size else 0)
+            if self.airlight:
+                a = light_removed(z[:, :1], self.removal_sharpness).clamp(max=MAX_OPACITY)
+                return (x - thin - a * torch.tanh(z[:, 1:2])) / (1 - a)
+            return x - light_removed(z, self.removal_sharpness) - thin
         return x + out
 
     @property
