@@ -115,5 +115,12 @@ def test_figure_shows_each_output_over_its_detail_error(tmp_path):
     assert fig.shape == (24 + 2 * 16, 3 * 20, 3)  # header, images, error maps; 3 columns
     maps = fig[24 + 16:]
     assert (maps[:, 10, 0] > 200).all() and (maps[:, 20:] == 128).all()  # the streak; none left
+    # an image of another size is scaled to the first one's column width
+    write_pair(tmp_path, 'b.png', np.full((30, 40, 3), 90, np.uint8),
+               np.full((30, 40, 3), 90, np.uint8))
+    cv2.imwrite(str(out / 'b.png'), np.full((30, 40, 3), 90, np.uint8))
+    assert error_bands_tool.main(['--root', str(tmp_path), '--outputs', str(out), '--figure',
+                                  path, '--figure-images', 'a.png', 'b.png']) == 0
+    assert cv2.imread(path).shape == (24 + 2 * 16 + 2 * 15, 3 * 20, 3)
     with pytest.raises(SystemExit):  # one label per output folder
         error_bands_tool.main(['--root', str(tmp_path), '--outputs', str(out), '--labels', 'a', 'b'])

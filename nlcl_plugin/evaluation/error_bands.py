@@ -105,21 +105,28 @@ def detail_error_map(image, clean, sigma=3.0, gain=4.0):
 
 def band_figure(inputs, targets, outputs, labels, names, path, sigma=3.0):
     """Two rows per image: rainy | each output | clean, and under each its detail-band
-    error map (:func:`detail_error_map`; the clean image's is flat grey). Writes ``path``."""
+    error map (:func:`detail_error_map`; the clean image's is flat grey). Images of other
+    sizes than the first are scaled to its width (aspect kept), so that the columns line
+    up. Writes ``path``."""
     import cv2
     import numpy as np
 
     from ..image_io import read_image, write_image
     titles = ['rainy'] + list(labels) + ['clean']
     blocks = []
+    width = None
     for name in names:
         rainy, _ = read_image(osp.join(inputs, name))
         clean, _ = read_image(osp.join(targets, name))
         images = [rainy] + [read_image(osp.join(o, name))[0] for o in outputs] + [clean]
-        top = np.concatenate(images, axis=1)
-        bottom = np.concatenate([detail_error_map(im, clean, sigma) for im in images], axis=1)
-        blocks += [top, bottom]
-    width = blocks[0].shape[1] // len(titles)
+        maps = [detail_error_map(im, clean, sigma) for im in images]
+        h, w = clean.shape[:2]
+        width = width or w
+        if w != width:
+            size = (width, max(1, round(h * width / w)))
+            images, maps = ([cv2.resize(im, size, interpolation=cv2.INTER_AREA) for im in ims]
+                            for ims in (images, maps))
+        blocks += [np.concatenate(images, axis=1), np.concatenate(maps, axis=1)]
     header = np.full((24, blocks[0].shape[1], 3), 255, np.uint8)
     for i, title in enumerate(titles):
         cv2.putText(header, title[:30], (i * width + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
