@@ -169,7 +169,8 @@ def build_generator(path: str, role: str = 'background', ema: Optional[bool] = N
         trust (bool): Full unpickling (``--trust-checkpoint``), see :func:`load_state_file`.
     """
     from .generator import (AIRLIGHT_MARKER, GREY_LIGHT_MARKER, REMOVES_LIGHT_MARKER,
-                            RESIDUAL_MARKER, THIN_LIGHT_MARKER, VEIL_MARKER,
+                            RESIDUAL_MARKER, STREAK_LIGHT_MARKER, THIN_LIGHT_MARKER,
+                            VEIL_MARKER,
                             DecompositionGenerator)
     sd = load_generator_state(path, role, ema, trust)
     weight = sd.get('layers.0.weight')
@@ -182,7 +183,8 @@ def build_generator(path: str, role: str = 'background', ema: Optional[bool] = N
                                    thin_light_size=int(sd.get(THIN_LIGHT_MARKER, 0)),
                                    veil_scale=int(sd.get(VEIL_MARKER, 0)),
                                    grey_light=GREY_LIGHT_MARKER in sd,
-                                   airlight=AIRLIGHT_MARKER in sd)
+                                   airlight=AIRLIGHT_MARKER in sd,
+                                   streak_length=int(sd.get(STREAK_LIGHT_MARKER, 0)))
     return _load_into(model, sd, path, strict=True)
 
 

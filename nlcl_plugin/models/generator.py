@@ -19,10 +19,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .fast_ops import Conv2d, fast_paths_enabled, instance_norm, instance_norm_
+from .streak_light import streak_light
 from .thin_light import white_top_hat
 
 __all__ = ['REMOVES_LIGHT_MARKER', 'RESIDUAL_MARKER', 'THIN_LIGHT_MARKER', 'VEIL_MARKER',
-           'GREY_LIGHT_MARKER', 'AIRLIGHT_MARKER',
+           'GREY_LIGHT_MARKER', 'AIRLIGHT_MARKER', 'STREAK_LIGHT_MARKER',
            'ResBlock', 'ConvNormConv', 'DecompositionGenerator', 'light_removed',
            'recording_features']
 
@@ -34,6 +35,10 @@ REMOVES_LIGHT_MARKER = 'removes_light_output'
 #: State-dict key (a scalar buffer holding the structuring element's size) present exactly
 #: when the generator removes a masked share of the thin light (``thin_light_size > 0``).
 THIN_LIGHT_MARKER = 'thin_light_output'
+#: State-dict key (a scalar buffer holding the line's length) present exactly when the
+#: thin light is kept only where it is elongated along the rain direction
+#: (``streak_length > 0``).
+STREAK_LIGHT_MARKER = 'streak_light_output'
 #: State-dict key (a scalar buffer holding the block size) present exactly when the light
 #: the generator removes outside the thin light is a smooth veil (``veil_scale > 0``).
 VEIL_MARKER = 'veil_output'
@@ -134,6 +139,11 @@ class DecompositionGenerator(nn.Module):
       (:mod:`.thin_light`: bright structures narrower than ``k`` pixels, where streaks
       and drops lie): ``G(x) = x - light_removed(z) - m * T_k(x)``. A streak can then go
       in one step of the mask instead of being painted over.
+    * ``streak_length=L`` (with ``thin_light_size``): the thin light is replaced by the
+      streak light ``S_{k,L}(x)`` (:mod:`.streak_light`), the part of ``T_k(x)`` that is
+      at least ``L`` pixels long along the image's dominant direction: rain streaks fall
+      along one direction, bright texture runs along many, so the mask can only take
+      away thin light shaped like the image's streaks.
     * ``veil_scale=s`` (with ``removes_light``): the light removed outside the thin light
       is averaged over ``s x s`` blocks and resized back bilinearly (:meth:`veil`), a
       smooth veil such as haze.
@@ -160,6 +170,8 @@ class DecompositionGenerator(nn.Module):
         removal_sharpness (float): The softplus's sharpness for ``removes_light`` (50).
         thin_light_size (int): 0 (off) or the odd size ``k`` of the thin light's square
             structuring element.
+        streak_length (int): 0 (off) or the odd length ``L`` of the line along which the
+            thin light must extend (:func:`.streak_light.streak_light`).
         veil_scale (int): 0 (off) or the block size ``s`` (>= 2) of the smooth veil.
         grey_light (bool): The light removed outside the thin light is achromatic.
         airlight (bool): Invert a composited grey layer instead of subtracting light.
@@ -181,7 +193,8 @@ class DecompositionGenerator(nn.Module):
                  thin_light_size: int = 0,
                  veil_scale: int = 0,
                  grey_light: bool = False,
-                 airlight: bool = False):
+                 airlight: bool = False,
+                 streak_length: int = 0):
         super().__init__()
         if residual and in_channels != out_channels:
             raise ValueError(f'residual=True needs in_channels == out_channels, got '
@@ -195,6 +208,12 @@ class DecompositionGenerator(nn.Module):
         if thin_light_size and (thin_light_size < 3 or thin_light_size % 2 == 0):
             raise ValueError(f'thin_light_size must be 0 (off) or an odd size >= 3, got '
                              f'{thin_light_size}')
+        if streak_length and not thin_light_size:
+            raise ValueError('streak_length needs thin_light_size (the streak light is the '
+                             'thin light kept along the rain direction)')
+        if streak_length and (streak_length < 3 or streak_length % 2 == 0):
+            raise ValueError(f'streak_length must be 0 (off) or an odd length >= 3, got '
+                             f'{streak_length}')
         if veil_scale and not removes_light:
             raise ValueError('veil_scale needs removes_light=True (B = O - removed light)')
         if grey_light and not removes_light:
@@ -213,6 +232,7 @@ class DecompositionGenerator(nn.Module):
         self.removes_light = bool(removes_light)
         self.removal_sharpness = float(removal_sharpness)
         self.thin_light_size = int(thin_light_size)
+        self.streak_length = int(streak_length)
         self.veil_scale = int(veil_scale)
         self.grey_light = bool(grey_light)
         self.out_channels = out_channels
@@ -237,6 +257,8 @@ class DecompositionGenerator(nn.Module):
             self.register_buffer(REMOVES_LIGHT_MARKER, torch.tensor(self.removal_sharpness))
         if self.thin_light_size:
             self.register_buffer(THIN_LIGHT_MARKER, torch.tensor(self.thin_light_size))
+        if self.streak_length:
+            self.register_buffer(STREAK_LIGHT_MARKER, torch.tensor(self.streak_length))
         if self.veil_scale:
             self.register_buffer(VEIL_MARKER, torch.tensor(self.veil_scale))
         if self.grey_light:
@@ -250,6 +272,8 @@ class DecompositionGenerator(nn.Module):
             text += f', removes_light=True, removal_sharpness={self.removal_sharpness}'
         if self.thin_light_size:
             text += f', thin_light_size={self.thin_light_size}'
+        if self.streak_length:
+            text += f', streak_length={self.streak_length}'
         if self.veil_scale:
             text += f', veil_scale={self.veil_scale}'
         if self.grey_light:
@@ -263,13 +287,20 @@ class DecompositionGenerator(nn.Module):
         return dict(residual=self.residual, zero_init_output=self.zero_init_output,
                     removes_light=self.removes_light, thin_light_size=self.thin_light_size,
                     veil_scale=self.veil_scale, grey_light=self.grey_light,
-                    airlight=self.airlight)
+                    airlight=self.airlight, streak_length=self.streak_length)
 
     def thin_light_mask(self, out: torch.Tensor) -> torch.Tensor:
         """The share (N, 1, H, W) of the thin light taken away, from the last layer's
         output: ``min(light_removed(z), 1)`` of its extra channel ``z``."""
         z = out[:, self.light_channels:self.light_channels + 1]
         return light_removed(z, self.removal_sharpness).clamp(max=1.0)
+
+    def thin_light(self, x: torch.Tensor) -> torch.Tensor:
+        """The light the mask takes a share of: ``T_k(x)``, or the streak light
+        ``S_{k,L}(x)`` when ``streak_length`` is set. (N, C, H, W) -> (N, C, H, W)."""
+        if self.streak_length:
+            return streak_light(x, self.thin_light_size, self.streak_length)
+        return white_top_hat(x, self.thin_light_size)
 
     def veil(self, z: torch.Tensor) -> torch.Tensor:
         """``z`` averaged over ``veil_scale``-pixel blocks and resized back bilinearly."""
@@ -295,7 +326,7 @@ class DecompositionGenerator(nn.Module):
             z = out[:, :self.light_channels]  # (N, 1, H, W) broadcasts when grey
             if self.veil_scale:
                 z = self.veil(z)
-            thin = (self.thin_light_mask(out) * white_top_hat(x, self.thin_light_size)
+            thin = (self.thin_light_mask(out) * self.thin_light(x)
                     if self.thin_light_size else 0)
             if self.airlight:
                 a = light_removed(z[:, :1], self.removal_sharpness).clamp(max=MAX_OPACITY)

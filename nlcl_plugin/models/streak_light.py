@@ -1,0 +1,88 @@
+"""Streak light: the thin light that is elongated along the image's rain direction.
+
+Rain streaks in one photograph fall along one direction. The thin light
+``T_k(x)`` (:mod:`.thin_light`) keeps every bright structure narrower than ``k`` pixels,
+streaks and bright fine texture alike. Opening it with a line of ``L`` pixels along a
+direction ``theta`` keeps only the thin structures that are also at least ``L`` pixels
+long along ``theta``:
+
+    S_{k,L}(x) = open_{line(L, theta*)}(T_k(x)),
+    theta* = argmax_theta  sum_pixels open_{line(L, theta)}(mean_c T_k(x))
+
+``theta*`` is the direction along which the most thin light survives (one per image);
+texture running along other directions, dots, corners and short structures give 0.
+``0 <= S <= T_k(x)``. The angle convention is the renderer's: 0 is vertical, positive
+angles move the lower end to the right, direction ``(sin theta, cos theta)`` in (x, y).
+"""
+import math
+from typing import List, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from .thin_light import white_top_hat
+
+__all__ = ['STREAK_ANGLES', 'line_offsets', 'line_opening', 'dominant_angle', 'streak_light']
+
+#: Candidate directions in degrees: every 7.5 degrees over the half turn.
+STREAK_ANGLES: Tuple[float, ...] = tuple(-90.0 + 7.5 * i for i in range(24))
+
+
+def line_offsets(length: int, angle_deg: float) -> List[Tuple[int, int]]:
+    """Pixel offsets ``(dy, dx)`` of a line of ``length`` pixels through the origin along
+    ``angle_deg``, symmetric (``(-dy, -dx)`` is in the set when ``(dy, dx)`` is), each
+    once; an odd ``length >= 3``."""
+    length = int(length)
+    if length < 3 or length % 2 == 0:
+        raise ValueError(f'the line must be an odd length >= 3, got {length}')
+    theta = math.radians(angle_deg)
+    c = length // 2
+    offsets = []
+    for t in range(-c, c + 1):
+        o = (int(round(t * math.cos(theta))), int(round(t * math.sin(theta))))
+        if o not in offsets:
+            offsets.append(o)
+    return offsets
+
+
+def _extreme_over_offsets(x: torch.Tensor, offsets: Sequence[Tuple[int, int]],
+                          take_min: bool) -> torch.Tensor:
+    """min (or max) over the shifted copies ``x(p + o)``, borders replicated."""
+    pad = max(max(abs(dy), abs(dx)) for dy, dx in offsets)
+    h, w = x.shape[-2:]
+    xp = F.pad(x, (pad,) * 4, mode='replicate') if pad else x
+    out = None
+    for dy, dx in offsets:
+        v = xp[..., pad + dy:pad + dy + h, pad + dx:pad + dx + w]
+        out = v if out is None else (torch.minimum(out, v) if take_min else torch.maximum(out, v))
+    return out
+
+
+def line_opening(x: torch.Tensor, length: int, angle_deg: float) -> torch.Tensor:
+    """Grey opening of each channel with a line of ``length`` pixels along
+    ``angle_deg``: erosion (min over the line) then dilation (max over it). Keeps the
+    bright structures that hold a whole line along the direction; ``<= x``.
+    (N, C, H, W) -> (N, C, H, W)."""
+    offsets = line_offsets(length, angle_deg)
+    # the line is symmetric, so dilation uses the same offsets as erosion
+    return _extreme_over_offsets(_extreme_over_offsets(x, offsets, True), offsets, False)
+
+
+def dominant_angle(thin: torch.Tensor, length: int,
+                   angles: Sequence[float] = STREAK_ANGLES) -> torch.Tensor:
+    """Index into ``angles`` of the direction along which the most of ``thin``'s channel
+    mean survives a line opening, one per image: (N, C, H, W) -> (N,) long."""
+    grey = thin.detach().mean(1, keepdim=True)
+    energy = torch.stack([line_opening(grey, length, a).sum((1, 2, 3)) for a in angles], 1)
+    return energy.argmax(1)
+
+
+def streak_light(x: torch.Tensor, size: int, length: int,
+                 angles: Sequence[float] = STREAK_ANGLES) -> torch.Tensor:
+    """``S_{k,L}(x)``: the thin light of ``x`` (``k = size``) opened with a line of
+    ``length`` pixels along each image's dominant direction (:func:`dominant_angle`).
+    (N, C, H, W) -> (N, C, H, W), ``0 <= S <= white_top_hat(x, size)``."""
+    thin = white_top_hat(x, size)
+    index = dominant_angle(thin, length, angles)
+    return torch.cat([line_opening(thin[i:i + 1], length, angles[int(j)])
+                      for i, j in enumerate(index)], 0)

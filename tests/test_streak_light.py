@@ -1,0 +1,131 @@
+"""The streak light: thin light kept along the image's rain direction (``streak_length``)."""
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from nlcl_plugin.data.rain_renderer import motion_kernel
+from nlcl_plugin.models.generator import STREAK_LIGHT_MARKER, DecompositionGenerator
+from nlcl_plugin.models.streak_light import (STREAK_ANGLES, dominant_angle, line_offsets,
+                                             line_opening, streak_light)
+from nlcl_plugin.models.thin_light import white_top_hat
+from test_removes_light import assert_travels_with_the_weights
+
+
+def _brute_opening(img, offsets):
+    """Erosion then dilation by explicit loops, borders clamped (replicated)."""
+    h, w = img.shape
+
+    def extreme(a, fn):
+        out = np.empty_like(a)
+        for y in range(h):
+            for x in range(w):
+                out[y, x] = fn([a[min(max(y + dy, 0), h - 1), min(max(x + dx, 0), w - 1)]
+                                for dy, dx in offsets])
+        return out
+    return extreme(extreme(img, min), max)
+
+
+@pytest.mark.parametrize('length,angle', [(5, 0.0), (7, 30.0), (9, -52.5), (5, 90.0)])
+def test_line_opening_is_the_brute_force_opening(length, angle):
+    offsets = line_offsets(length, angle)
+    assert len(offsets) == length  # one pixel per step along the line
+    assert all((-dy, -dx) in offsets for dy, dx in offsets)
+    # the line's end points lie along (sin, cos) in (x, y)
+    far = max(offsets, key=lambda o: o[0] ** 2 + o[1] ** 2)
+    assert abs(abs(math.atan2(far[1], far[0])) - abs(math.radians(angle))) < 0.25 or \
+        abs(abs(math.atan2(far[1], far[0])) - math.pi + abs(math.radians(angle))) < 0.25
+    x = torch.rand(1, 2, 13, 17)
+    ref = np.stack([_brute_opening(x[0, c].numpy(), offsets) for c in range(2)])
+    np.testing.assert_array_equal(line_opening(x, length, angle)[0].numpy(), ref)
+    with pytest.raises(ValueError, match='odd length'):
+        line_offsets(4, angle)
+
+
+def _draw_line(img, angle_deg, centre, half, value, width=1):
+    t = math.radians(angle_deg)
+    dx, dy = math.sin(t) * half, math.cos(t) * half
+    cv2.line(img, (int(round(centre[0] - dx)), int(round(centre[1] - dy))),
+             (int(round(centre[0] + dx)), int(round(centre[1] + dy))), value, width)
+
+
+def test_streak_light_keeps_the_streaks_direction_only():
+    """Three long thin lines (3 pixels) at 15 degrees are kept whole; a line of the same
+    width at -60 degrees, a short dash along 15 degrees and a dot give nothing."""
+    img = np.zeros((96, 96), np.float32)
+    for cx in (20, 45, 70):
+        _draw_line(img, 15.0, (cx, 40), 25, 0.8, 3)
+    other = np.zeros_like(img)
+    _draw_line(other, -60.0, (48, 82), 12, 0.8, 3)
+    _draw_line(other, 15.0, (85, 85), 2, 0.8, 3)
+    other[9:12, 87:90] = 0.8
+    x = torch.from_numpy(np.maximum(img, other))[None, None].repeat(1, 3, 1, 1) - 0.5
+    s = streak_light(x, 5, 11)
+    assert s.min() >= 0 and (s <= white_top_hat(x, 5) + 1e-6).all()
+    assert STREAK_ANGLES[int(dominant_angle(white_top_hat(x, 5), 11))] == 15.0
+    keep = torch.from_numpy(img > 0)
+    away = torch.from_numpy((other > 0) & (img == 0))
+    # the lines' pixels, but for a few at their ends, are kept at their full height
+    assert (s[0, 0][keep] > 0.79).float().mean() > 0.9
+    assert s[0, :, away].abs().max() == 0
+    with pytest.raises(ValueError, match='odd size'):
+        streak_light(x, 4, 11)
+
+
+@pytest.mark.parametrize('angle', [-27.0, 0.0, 12.0, 33.0])
+def test_dominant_angle_is_the_rain_direction(angle):
+    """Rain drawn as the renderer draws it (motion-blurred drops, over a textured
+    scene): the direction found is a candidate next to the rain's angle."""
+    rng = np.random.default_rng(0)
+    drops = (rng.random((128, 128)) > 0.995).astype(np.float32)
+    rain = cv2.filter2D(drops, -1, motion_kernel(25.0, angle, 1.0))
+    rain = rain / rain.max() * 0.6
+    scene = cv2.GaussianBlur(rng.random((128, 128)).astype(np.float32), (0, 0), 2.0)
+    x = torch.from_numpy(scene + rain)[None, None].repeat(2, 3, 1, 1)
+    found = STREAK_ANGLES[int(dominant_angle(white_top_hat(x, 7), 15)[0])]
+    assert abs(found - angle) <= 7.5  # one of the two candidates around it
+
+
+def _small(**kw):
+    return DecompositionGenerator(mid_channels=8, num_blocks=2, residual=True,
+                                  removes_light=True, **kw)
+
+
+def test_generator_takes_a_share_of_the_streak_light():
+    """``streak_length``: G(x) = x - light_removed(z) - m S_{k,L}(x), by hand; the
+    options refuse a streak light without thin light and even lengths."""
+    torch.manual_seed(6)
+    g = _small(zero_init_output=True, thin_light_size=5, streak_length=9)
+    x = torch.rand(2, 3, 20, 17) * 2 - 1
+    assert torch.equal(g(x), x)
+    torch.nn.init.normal_(g.layers[-1].weight, std=0.5)
+    z = x
+    for layer in g.layers:
+        z = layer(z)
+    z = z.double()
+    beta = g.removal_sharpness
+
+    def removed(v):
+        return torch.log1p(torch.exp(beta * v)) / beta - math.log(2.0) / beta
+
+    m = removed(z[:, 3:4]).clamp(max=1.0)
+    ref = x.double() - removed(z[:, :3]) - m * streak_light(x, 5, 9).double()
+    torch.testing.assert_close(g(x).double(), ref, atol=1e-5, rtol=0)
+    assert 'streak_length=9' in repr(g) and g.options()['streak_length'] == 9
+    with pytest.raises(ValueError, match='streak_length needs thin_light_size'):
+        _small(streak_length=9)
+    with pytest.raises(ValueError, match='odd length'):
+        _small(thin_light_size=5, streak_length=8)
+    assert STREAK_LIGHT_MARKER not in _small(thin_light_size=5).state_dict()
+
+
+@pytest.mark.parametrize('tile', [0, 5])
+def test_streak_light_travels_with_the_weights(tmp_path, tile):
+    torch.manual_seed(7)
+    g_b = _small(thin_light_size=3, streak_length=7)
+    torch.nn.init.normal_(g_b.layers[-1].weight, std=0.1)
+    torch.nn.init.constant_(g_b.layers[-1].bias, 0.5)  # a mask that takes light away
+    built = assert_travels_with_the_weights(g_b, tmp_path, tile)
+    assert built.streak_length == 7 and built.options()['streak_length'] == 7
