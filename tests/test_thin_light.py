@@ -207,3 +207,18 @@ def test_airlight_travels_with_the_weights(tmp_path, tile):
     assert plain.combines_rowwise and AIRLIGHT_MARKER in plain.state_dict()
     torch.nn.init.normal_(plain.layers[-1].weight, std=0.1)
     assert_travels_with_the_weights(plain, tmp_path, tile)
+
+
+@pytest.mark.parametrize('share', [0.3, 0.9])
+def test_thin_light_init_starts_at_that_share_of_the_thin_light(share):
+    """``thin_light_init=s``: at initialisation G(x) = x - s T_k(x) exactly; the mask's
+    gradient is alive; the option needs the thin light and the zero initialisation."""
+    g = _small(zero_init_output=True, thin_light_size=5, thin_light_init=share)
+    x = torch.rand(2, 3, 14, 19) * 2 - 1
+    torch.testing.assert_close(g(x), x - share * white_top_hat(x, 5), atol=1e-6, rtol=0)
+    g(x).sum().backward()
+    assert g.layers[-1].bias.grad[3].abs() > 0
+    with pytest.raises(ValueError, match='needs thin_light_size and zero_init_output'):
+        _small(thin_light_size=5, thin_light_init=0.5)
+    with pytest.raises(ValueError, match=r'in \[0, 1\)'):
+        _small(zero_init_output=True, thin_light_size=5, thin_light_init=1.0)

@@ -144,6 +144,11 @@ class DecompositionGenerator(nn.Module):
       at least ``L`` pixels long along the image's dominant direction: rain streaks fall
       along one direction, bright texture runs along many, so the mask can only take
       away thin light shaped like the image's streaks.
+    * ``thin_light_init=s`` (with ``thin_light_size`` and ``zero_init_output``): the mask
+      starts at the share ``s`` (``0 <= s < 1``) everywhere instead of 0 (its channel's
+      bias is set so that ``light_removed(bias) = s``): training starts from taking that
+      share of the thin (or streak) light away and learns where not to. Only the
+      initialisation changes; ``s < 1`` keeps the mask's gradient alive.
     * ``veil_scale=s`` (with ``removes_light``): the light removed outside the thin light
       is averaged over ``s x s`` blocks and resized back bilinearly (:meth:`veil`), a
       smooth veil such as haze.
@@ -172,6 +177,7 @@ class DecompositionGenerator(nn.Module):
             structuring element.
         streak_length (int): 0 (off) or the odd length ``L`` of the line along which the
             thin light must extend (:func:`.streak_light.streak_light`).
+        thin_light_init (float): The mask's value at initialisation (0 by default).
         veil_scale (int): 0 (off) or the block size ``s`` (>= 2) of the smooth veil.
         grey_light (bool): The light removed outside the thin light is achromatic.
         airlight (bool): Invert a composited grey layer instead of subtracting light.
@@ -194,7 +200,8 @@ class DecompositionGenerator(nn.Module):
                  veil_scale: int = 0,
                  grey_light: bool = False,
                  airlight: bool = False,
-                 streak_length: int = 0):
+                 streak_length: int = 0,
+                 thin_light_init: float = 0.0):
         super().__init__()
         if residual and in_channels != out_channels:
             raise ValueError(f'residual=True needs in_channels == out_channels, got '
@@ -214,6 +221,11 @@ class DecompositionGenerator(nn.Module):
         if streak_length and (streak_length < 3 or streak_length % 2 == 0):
             raise ValueError(f'streak_length must be 0 (off) or an odd length >= 3, got '
                              f'{streak_length}')
+        if thin_light_init and not (thin_light_size and zero_init_output):
+            raise ValueError('thin_light_init needs thin_light_size and zero_init_output '
+                             '(it sets the mask at initialisation)')
+        if not 0.0 <= thin_light_init < 1.0:
+            raise ValueError(f'thin_light_init must be in [0, 1), got {thin_light_init}')
         if veil_scale and not removes_light:
             raise ValueError('veil_scale needs removes_light=True (B = O - removed light)')
         if grey_light and not removes_light:
@@ -248,6 +260,12 @@ class DecompositionGenerator(nn.Module):
         if zero_init_output:
             nn.init.zeros_(self.layers[-1].weight)
             nn.init.zeros_(self.layers[-1].bias)
+            if thin_light_init:
+                # light_removed(b) = s  <=>  softplus(b) = s + ln 2 / beta
+                beta = self.removal_sharpness
+                with torch.no_grad():
+                    self.layers[-1].bias[self.light_channels] = math.log(
+                        2.0 * math.exp(beta * thin_light_init) - 1.0) / beta
         if self.residual:
             # Saved with the weights, so a checkpoint says how its weights are to be used
             # (loaders build the residual form when this key is present; the authors'
