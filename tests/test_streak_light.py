@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from nlcl_plugin.data.rain_renderer import motion_kernel
-from nlcl_plugin.models.generator import STREAK_LIGHT_MARKER, DecompositionGenerator
+from nlcl_plugin.models.generator import STREAK_LIGHT_MARKER
 from nlcl_plugin.models.streak_light import (STREAK_ANGLES, dominant_angle, line_offsets,
                                              line_opening, streak_light)
 from nlcl_plugin.models.thin_light import white_top_hat
 from test_removes_light import assert_travels_with_the_weights
+from test_thin_light import _small, last_layer_output, removed_by_hand
 
 
 def _brute_opening(img, offsets):
@@ -88,11 +89,6 @@ def test_dominant_angle_is_the_rain_direction(angle):
     assert abs(found - angle) <= 7.5  # one of the two candidates around it
 
 
-def _small(**kw):
-    return DecompositionGenerator(mid_channels=8, num_blocks=2, residual=True,
-                                  removes_light=True, **kw)
-
-
 def test_generator_takes_a_share_of_the_streak_light():
     """``streak_length``: G(x) = x - light_removed(z) - m S_{k,L}(x), by hand; the
     options refuse a streak light without thin light and even lengths."""
@@ -101,14 +97,10 @@ def test_generator_takes_a_share_of_the_streak_light():
     x = torch.rand(2, 3, 20, 17) * 2 - 1
     assert torch.equal(g(x), x)
     torch.nn.init.normal_(g.layers[-1].weight, std=0.5)
-    z = x
-    for layer in g.layers:
-        z = layer(z)
-    z = z.double()
-    beta = g.removal_sharpness
+    z = last_layer_output(g, x)
 
     def removed(v):
-        return torch.log1p(torch.exp(beta * v)) / beta - math.log(2.0) / beta
+        return removed_by_hand(v, g.removal_sharpness)
 
     m = removed(z[:, 3:4]).clamp(max=1.0)
     ref = x.double() - removed(z[:, :3]) - m * streak_light(x, 5, 9).double()

@@ -20,6 +20,19 @@ def _small(**kw):
                                   removes_light=True, **kw)
 
 
+def last_layer_output(g, x):
+    """The output of ``g``'s last conv for ``x``, before the form combines it (float64)."""
+    z = x
+    for layer in g.layers:
+        z = layer(z)
+    return z.double()
+
+
+def removed_by_hand(v, beta):
+    """``light_removed`` written out: softplus(v; beta) - ln 2 / beta."""
+    return torch.log1p(torch.exp(beta * v)) / beta - math.log(2.0) / beta
+
+
 @pytest.mark.parametrize('size', [3, 5, 7])
 def test_opening_is_opencv_grey_opening(size):
     """Against OpenCV's morphology with a square element and replicated borders."""
@@ -53,15 +66,11 @@ def test_starts_at_the_identity_and_is_the_formula():
     x = torch.rand(2, 3, 18, 13) * 2 - 1
     assert torch.equal(g(x), x)
     torch.nn.init.normal_(g.layers[-1].weight, std=0.5)
-    z = x
-    for layer in g.layers:
-        z = layer(z)
+    z = last_layer_output(g, x)
     assert z.shape[1] == 4  # three channels of light, one mask
-    z = z.double()
-    beta = g.removal_sharpness
 
     def removed(v):
-        return torch.log1p(torch.exp(beta * v)) / beta - math.log(2.0) / beta
+        return removed_by_hand(v, g.removal_sharpness)
 
     # veil by hand: block means over 4x4 blocks (the last ones partial), bilinear back
     light = z[:, :3]
@@ -120,15 +129,11 @@ def test_grey_light_takes_the_same_light_from_every_colour():
     x = torch.rand(2, 3, 14, 17) * 2 - 1
     assert torch.equal(g(x), x)
     torch.nn.init.normal_(g.layers[-1].weight, std=0.5)
-    z = x
-    for layer in g.layers:
-        z = layer(z)
+    z = last_layer_output(g, x)
     assert z.shape[1] == 2  # one channel of light, one mask
-    z = z.double()
-    beta = g.removal_sharpness
 
     def removed(v):
-        return torch.log1p(torch.exp(beta * v)) / beta - math.log(2.0) / beta
+        return removed_by_hand(v, g.removal_sharpness)
 
     by_hand = (x.double() - removed(z[:, :1])
                - removed(z[:, 1:2]).clamp(max=1) * white_top_hat(x.double(), 5))
@@ -162,15 +167,11 @@ def test_airlight_inverts_a_grey_layer_composited_over_the_background():
     x = torch.rand(2, 3, 12, 15) * 2 - 1
     assert torch.equal(g(x), x)
     torch.nn.init.normal_(g.layers[-1].weight, std=0.5)
-    z = x
-    for layer in g.layers:
-        z = layer(z)
+    z = last_layer_output(g, x)
     assert z.shape[1] == 3  # opacity, grey level, mask
-    z = z.double()
-    beta = g.removal_sharpness
 
     def removed(v):
-        return torch.log1p(torch.exp(beta * v)) / beta - math.log(2.0) / beta
+        return removed_by_hand(v, g.removal_sharpness)
 
     a = removed(z[:, :1]).clamp(max=0.9)
     thin = removed(z[:, 2:3]).clamp(max=1) * white_top_hat(x.double(), 5)
