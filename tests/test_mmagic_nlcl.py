@@ -361,3 +361,28 @@ def test_transplant_loss_starts_as_the_identity_loss():
     assert torch.equal(bg, rainy)
     torch.testing.assert_close(tp(gen(transplant(clean, rainy, bg)), clean),
                                idt(gen(clean), clean))
+
+
+@pytest.mark.parametrize('gain', [0.02, 1.0])
+def test_runner_initialisation_keeps_the_configured_discriminator_gain(gain):
+    """mmengine's Runner calls ``model.init_weights()`` before training, which calls
+    ``init_weights()`` on every child: D must come out with its configured gain (the
+    xavier-normal std, gain * sqrt(2 / (fan_in + fan_out)), zero biases), and the
+    zero-initialised G_B must still be the identity."""
+    cfg = tiny_model_cfg()
+    cfg['discriminator'].update(norm='none', init_gain=gain)
+    cfg['generator'].update(residual=True, zero_init_output=True)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmagic'):
+        model = MODELS.build(cfg)
+    model.init_weights()
+    convs = [m for m in model.discriminator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 5
+    for conv in convs[:4]:  # the last conv has 1 output channel: too few weights
+        out_c, in_c, kh, kw = conv.weight.shape
+        expected = gain * (2.0 / (in_c * kh * kw + out_c * kh * kw)) ** 0.5
+        assert abs(float(conv.weight.std()) / expected - 1) < 0.15, (conv, gain)
+        assert not conv.bias.any()
+    x = torch.rand(1, 3, 24, 24) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(model.generator(x), x)

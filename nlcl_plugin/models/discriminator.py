@@ -98,9 +98,17 @@ class PatchDiscriminator(nn.Module):
         layers.append(Conv2d(ch, 1, 4, 1, 1))
         self.model = nn.Sequential(*layers)
         self.in_channels = in_channels
-        self.init_weights(init_gain)
+        self.init_gain = float(init_gain)
+        self.init_weights()
 
-    def init_weights(self, gain: float = 0.02) -> None:
+    def init_weights(self, gain: Optional[float] = None) -> None:
+        """Xavier-normal weights with ``gain`` (default: the constructor's ``init_gain``),
+        zero biases.
+
+        mmengine's Runner calls ``init_weights()`` without arguments on every child of
+        the model before training, so the default must be the configured gain.
+        """
+        gain = self.init_gain if gain is None else float(gain)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.xavier_normal_(m.weight, gain=gain)
