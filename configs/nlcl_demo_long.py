@@ -1,9 +1,7 @@
-# The recommended NLCL configuration on the demo data (configs/nlcl_demo.py: residual
-# background, frozen layer-loss heads, location loss at 0.1, discriminator without
-# InstanceNorm on the grey tone and detail layer with 100 warm-up iterations, moving
-# averages of the generators, asymmetric layer loss) with a longer schedule. At the full
-# learning rate it over-processes after about 400 iterations (docs/training.md, 4.2); the
-# released model (model_zoo/) uses the 300-iteration schedule of configs/nlcl_demo.py.
+# The recommended NLCL configuration on the demo data (configs/nlcl_demo.py) with a longer
+# schedule. Before the streak light (docs/training.md 4.9) the recommendation
+# over-processed after about 400 iterations at the full learning rate (4.2); the released
+# model (model_zoo/) uses the 300-iteration schedule of configs/nlcl_demo.py.
 #
 #   python tools/train.py configs/nlcl_demo_long.py --work-dir work_dirs/nlcl_demo_long
 #   python tools/export_generators.py work_dirs/nlcl_demo_long/iter_1200.pth model.pth

@@ -27,15 +27,18 @@ _base_ = [
 #   layer loss sits at its floor (no gradient); fixed heads keep it informative;
 # * location loss weighted 0.1: at weight 1 its gradient into G_B is ~14x the
 #   adversarial one, and it holds B to O, rain included;
-# * the discriminator sees every image without colour, as two views: its grey tone
-#   (channel mean) and the grey detail layer (mean minus its Gaussian blur, sigma 3). On
-#   colour images it tells the unpaired clean photos from the rainy ones by their
-#   palettes and recolours B; without colour it judges tone and haze (most of the rainy
-#   input's error lies in the smooth base band: tools/error_bands.py) as well as streaks
-#   and texture, and its gradient cannot tint B.
-# * the discriminator without InstanceNorm (weights initialised with gain 1.0): with it,
-#   D scores a rainy crop and the same crop without rain alike and cannot tell G_B to
-#   remove streaks; without it, D sees the extra texture energy of rain;
+# * G_B removes light only, in two forms that rain takes (docs/training.md 4.8, 4.9):
+#   a learned share (mask 0..1, starting at 0.9) of the streak light, O's thin bright
+#   structures that run at least 21 pixels along the image's dominant direction (rain
+#   streaks share one direction and are long; texture is neither), and a smooth veil
+#   (16-pixel blocks) for haze. G_B cannot strike texture across the rain's direction,
+#   nor recolour;
+# * the discriminator sees only the grey detail layer (mean minus its Gaussian blur,
+#   sigma 3): streaks and texture, not the palette nor the tone of the unpaired clean
+#   photographs, which differ from the rainy ones for reasons other than rain;
+# * the discriminator without InstanceNorm, weights initialised with gain 1.0: with
+#   InstanceNorm, D scores a rainy crop and the same crop without rain alike and cannot
+#   tell G_B to remove streaks; without it, D sees the extra texture energy of rain;
 # * 100 discriminator-only iterations first, so that G_B's first adversarial gradients
 #   come from a discriminator that has learned something;
 # * moving averages of G_B's and G_R's weights (MMagic's ExponentialMovingAverageHook,
@@ -48,7 +51,14 @@ ema_hook = dict(
     interp_cfg=dict(momentum=0.01))
 model = dict(
     is_use_ema=True,
-    generator=dict(residual=True, zero_init_output=True),
+    generator=dict(
+        residual=True,
+        zero_init_output=True,
+        removes_light=True,
+        thin_light_size=7,
+        streak_length=21,
+        thin_light_init=0.9,
+        veil_scale=16),
     rain_generator=dict(zero_init_output=True),
     discriminator=dict(norm='none', init_gain=1.0),
     train_cfg=dict(disc_init_steps=100),
@@ -60,7 +70,7 @@ model = dict(
         weight_rain=0.5,
         loss_weight=1.0),
     loc_loss=dict(loss_weight=0.1),
-    objective=dict(layer_heads='frozen', disc_input='gray_tone_detail'))
+    objective=dict(layer_heads='frozen', disc_input='gray_detail'))
 
 custom_hooks = [
     ema_hook,

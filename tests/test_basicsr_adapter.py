@@ -277,7 +277,8 @@ def test_option_files_build_the_model(name):
     model = build_model(opt)
     assert model.net_d_init_iters == 100
     assert model.ema_decay == 0.99 and model.net_g_ema is not model.net_g
-    assert model.net_d.norm == 'none'
+    assert model.net_d.norm == 'none' and model.net_d.init_gain == 1.0
+    assert model.net_g.streak_length == 21 and model.net_g.veil_scale == 16
     layer = model.objective.layer_loss
     assert (layer.tau_bg, layer.tau_rain, layer.weight_bg, layer.weight_rain) == \
         (0.1, 0.05, 0.5, 0.5)

@@ -24,7 +24,7 @@ def seed_row(seed, psnr, ssim, train_seconds=None, detail_removed=None):
 
 def test_methods_and_their_configs():
     assert list(comparison.METHODS) == [
-        'nlcl_recommended', 'nlcl_instance_norm_d', 'nlcl_gray_detail_d',
+        'nlcl_recommended', 'nlcl_instance_norm_d', 'nlcl_no_streak_light',
         'nlcl_symmetric_layer', 'nlcl_no_ema', 'nlcl_identity', 'nlcl_rain_transplant',
         'nlcl_options_off',
         'nlcl_learned_heads',
@@ -98,12 +98,21 @@ def test_configs_load():
     assert sym.layer_loss == cvpr.layer_loss
     sym.layer_loss = rec_cfg.model.layer_loss
     assert sym.to_dict() == rec_cfg.model.to_dict()
-    # the D-input ablation differs in what D sees alone
-    gd = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_gray_detail_d'][1])).model
-    assert (rec.objective.disc_input, gd.objective.disc_input) == ('gray_tone_detail',
-                                                                   'gray_detail')
-    gd.objective.disc_input = 'gray_tone_detail'
-    assert gd.to_dict() == Config.fromfile(osp.join(REPO, 'configs/nlcl_demo.py')).model.to_dict()
+    # the earlier recommendation differs in G_B's form, what D sees and D's initial gain
+    rec = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_recommended'][1])).model
+    old = Config.fromfile(osp.join(REPO, comparison.METHODS['nlcl_no_streak_light'][1])).model
+    assert (rec.objective.disc_input, old.objective.disc_input) == ('gray_detail',
+                                                                    'gray_tone_detail')
+    assert (rec.discriminator.init_gain, old.discriminator.init_gain) == (1.0, 0.02)
+    assert rec.generator.streak_length == 21 and old.generator.streak_length == 0
+    # the supervised reference trains the recommended G_B (the same form and options)
+    sup = Config.fromfile(osp.join(REPO, comparison.METHODS['supervised_l1'][1])).model
+    assert {k: v for k, v in sup.generator.items() if k != 'type'} == \
+        {k: v for k, v in rec.generator.items() if k != 'type'}
+    old.objective.disc_input = 'gray_detail'
+    old.discriminator.init_gain = 1.0
+    old.generator = rec.generator
+    assert old.to_dict() == rec.to_dict()
 
 
 def test_sample_std():

@@ -14,6 +14,8 @@ import yaml
 from mmengine.registry import DefaultScope
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# a demo config whose G_B is a free residual: its last bias shifts B by a constant
+FREE_RESIDUAL = osp.join(REPO, 'configs', 'demo', 'nlcl_demo_no_streak_light.py')
 sys.path.insert(0, osp.join(REPO, 'tools'))
 
 import nlcl_plugin.mmagic  # noqa: E402,F401
@@ -35,7 +37,7 @@ def run(tmp_path):
             os.makedirs(tmp_path / 'test' / sub, exist_ok=True)
             cv2.imwrite(str(tmp_path / 'test' / sub / f'{i}.png'), img)
     cfg = tmp_path / 'cfg.py'
-    cfg.write_text(f"_base_ = [{osp.join(REPO, 'configs', 'nlcl_demo.py')!r}]\n"
+    cfg.write_text(f"_base_ = [{FREE_RESIDUAL!r}]\n"
                    "train_cfg = dict(max_iters=2)\n"
                    f"test_dataloader = dict(dataset=dict(data_root={str(tmp_path / 'test')!r}))\n")
     return tmp_path, str(cfg)

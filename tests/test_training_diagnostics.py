@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from test_ship_model import REPO, write_run  # noqa: F401
+from test_ship_model import FREE_RESIDUAL, write_run  # noqa: F401
 
 from nlcl_plugin.evaluation import diagnostics  # noqa: E402
 from nlcl_plugin.mmagic.runner_utils import load_config  # noqa: E402
@@ -30,7 +30,7 @@ def test_train_pairs_scores_the_input_and_every_checkpoint(tmp_path):
                 os.makedirs(tmp_path / sub, exist_ok=True)
                 cv2.imwrite(str(tmp_path / sub / f'{split}{i}.png'), img)
     cfg = tmp_path / 'cfg.py'
-    cfg.write_text(f"_base_ = [{os.path.join(REPO, 'configs', 'nlcl_demo.py')!r}]\n"
+    cfg.write_text(f"_base_ = [{FREE_RESIDUAL!r}]\n"
                    f"test_dataloader = dict(dataset=dict(data_root={str(tmp_path / 'test')!r}))\n")
     work = write_run(tmp_path, str(cfg), offset=-4)  # B = O - 4 grey levels
     rows = diagnostics.train_pairs_validation(load_config(str(cfg)), work)
@@ -42,7 +42,7 @@ def test_train_pairs_scores_the_input_and_every_checkpoint(tmp_path):
 
 def test_train_pairs_needs_the_demo_layout(tmp_path):
     cfg = tmp_path / 'cfg.py'
-    cfg.write_text(f"_base_ = [{os.path.join(REPO, 'configs', 'nlcl_demo.py')!r}]\n"
+    cfg.write_text(f"_base_ = [{FREE_RESIDUAL!r}]\n"
                    f"test_dataloader = dict(dataset=dict(data_root={str(tmp_path / 'test')!r}))\n")
     with pytest.raises(FileNotFoundError, match='train_target'):
         diagnostics.train_pairs_validation(load_config(str(cfg)), str(tmp_path))

@@ -22,13 +22,15 @@ of concurrent runs include that sharing.
 
 Methods (``--only`` takes these names):
 
-* ``nlcl_recommended``: ``configs/nlcl_demo.py`` (asymmetric layer loss, residual
-  background, frozen layer heads, location loss 0.1, D without norm on the grey tone
-  and detail layer with warm-up, moving averages of the generators);
+* ``nlcl_recommended``: ``configs/nlcl_demo.py`` (asymmetric layer loss, G_B removing a
+  learned share of the streak light and a smooth veil, frozen layer heads, location loss
+  0.1, D without norm on the grey detail layer with warm-up, moving averages of the
+  generators);
 * ``nlcl_instance_norm_d``: ``configs/demo/nlcl_demo_instance_norm_d.py`` (the
   paper's discriminator: InstanceNorm, no warm-up);
-* ``nlcl_gray_detail_d``: ``configs/demo/nlcl_demo_gray_detail_d.py`` (D sees the grey
-  detail layer only, not the tone);
+* ``nlcl_no_streak_light``: ``configs/demo/nlcl_demo_no_streak_light.py`` (the
+  recommendation before the streak light: G_B a free residual, D on the grey tone and
+  detail layer, weights initialised with gain 0.02);
 * ``nlcl_symmetric_layer``: ``configs/demo/nlcl_demo_symmetric_layer.py`` (the CVPR
   symmetric layer loss, everything else recommended);
 * ``nlcl_no_ema``: ``configs/demo/nlcl_demo_no_ema.py`` (the raw generators instead of

@@ -22,15 +22,17 @@ __all__ = ['METHODS', 'HOST_MODELS', 'COMPLEXITY_SIZE', 'FIGURE_NLCL', 'FIGURE_S
 
 #: name -> (label, config relative to the repository, supervised?)
 METHODS = {
-    'nlcl_recommended': ('NLCL, recommended (asymmetric layer loss, residual background, '
-                         'frozen layer heads, location loss 0.1, D without norm on the '
-                         'grey tone and detail layer, D warm-up, moving average of G)',
+    'nlcl_recommended': ('NLCL, recommended (asymmetric layer loss, G_B removes a learned '
+                         'share of the streak light and a smooth veil, frozen layer heads, '
+                         'location loss 0.1, D without norm on the grey detail layer, '
+                         'D warm-up, moving average of G)',
                          'configs/nlcl_demo.py', False),
     'nlcl_instance_norm_d': ("NLCL, recommended but the paper's D (instance norm, "
                              'no warm-up)',
                              'configs/demo/nlcl_demo_instance_norm_d.py', False),
-    'nlcl_gray_detail_d': ('NLCL, recommended but D sees only the grey detail layer '
-                           '(no tone)', 'configs/demo/nlcl_demo_gray_detail_d.py', False),
+    'nlcl_no_streak_light': ('NLCL, recommended before the streak light (G_B a free '
+                             'residual, D on the grey tone and detail layer, gain 0.02)',
+                             'configs/demo/nlcl_demo_no_streak_light.py', False),
     'nlcl_symmetric_layer': ('NLCL, recommended but the symmetric (CVPR) layer loss',
                              'configs/demo/nlcl_demo_symmetric_layer.py', False),
     'nlcl_no_ema': ('NLCL, recommended but the raw generators (no moving average)',

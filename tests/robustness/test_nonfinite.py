@@ -125,9 +125,11 @@ custom_hooks = [{{{{_base_.ema_hook}}}}, dict(type='InjectNaNHook', at_iter=1)]
         two = torch.load(work / 'iter_2.pth', weights_only=False)['state_dict']
         three = torch.load(work / 'iter_3.pth', weights_only=False)['state_dict']
         for k, v in one.items():  # iteration 2 changed no weight, iteration 3 trained on
-            if '_ema.' in k:  # the averages keep moving towards the unchanged weights
-                raw = one[k.replace('_ema.', '.')]
+            if '_ema.' in k and v.is_floating_point():  # the averages keep moving towards
+                raw = one[k.replace('_ema.', '.')]    # the unchanged weights
                 torch.testing.assert_close(two[k], v + 0.01 * (raw - v), rtol=0, atol=1e-7)
+            elif '_ema.' in k:  # integer buffers (the generator form's markers) are copied
+                assert torch.equal(two[k], one[k.replace('_ema.', '.')]), k
             elif k != 'step_counter':
                 assert torch.equal(two[k], v), k
             assert torch.isfinite(three[k].float()).all(), k

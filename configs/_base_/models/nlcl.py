@@ -6,7 +6,7 @@ model = dict(
     # on the residual background (B = O + G_B(O)) and zero-initialised output layers.
     generator=dict(type='DecompositionGenerator', residual=False, zero_init_output=False),
     rain_generator=dict(type='DecompositionGenerator', residual=False, zero_init_output=False),
-    # the authors' D; nlcl_real_rain.py drops its InstanceNorm (norm='none', init_gain=1.0)
+    # the authors' D; nlcl_real_rain.py drops its InstanceNorm (norm='none')
     discriminator=dict(type='NLCLPatchDiscriminator', norm='instance', init_gain=0.02),
     gan_loss=dict(
         type='GANLoss',
@@ -35,7 +35,7 @@ model = dict(
         # 'learned' (paper) or 'frozen' layer-loss heads (nlcl_real_rain.py: frozen)
         layer_heads='learned',
         # what D sees: 'image' (paper), 'detail', 'gray_detail', 'gray' or 'gray_tone_detail'
-        # (nlcl_real_rain.py: 'gray_tone_detail')
+        # (nlcl_real_rain.py: 'gray_detail')
         disc_input='image'),
     train_cfg=dict(disc_steps=1, disc_init_steps=0),
     data_preprocessor=dict(
