@@ -89,7 +89,14 @@ model = dict(
         real_label_val=1.0,
         type='GANLoss'),
     generator=dict(
-        residual=True, type='DecompositionGenerator', zero_init_output=True),
+        removes_light=True,
+        residual=True,
+        streak_length=21,
+        thin_light_init=0.9,
+        thin_light_size=7,
+        type='DecompositionGenerator',
+        veil_scale=16,
+        zero_init_output=True),
     is_use_ema=True,
     layer_loss=dict(
         loss_weight=1.0,
@@ -100,7 +107,7 @@ model = dict(
         weight_rain=0.5),
     loc_loss=dict(loss_weight=0.1, tau=0.07, type='LocationContrastiveLoss'),
     objective=dict(
-        disc_input='gray_tone_detail',
+        disc_input='gray_detail',
         disc_layers=(
             0,
             3,
