@@ -104,7 +104,7 @@ def test_configs_load():
     assert (rec.objective.disc_input, old.objective.disc_input) == ('gray_detail',
                                                                     'gray_tone_detail')
     assert (rec.discriminator.init_gain, old.discriminator.init_gain) == (1.0, 0.02)
-    assert rec.generator.streak_length == 21 and old.generator.streak_length == 0
+    assert rec.generator.streak_length == 21 and old.generator.get('streak_length', 0) == 0
     # the supervised reference trains the recommended G_B (the same form and options)
     sup = Config.fromfile(osp.join(REPO, comparison.METHODS['supervised_l1'][1])).model
     assert {k: v for k, v in sup.generator.items() if k != 'type'} == \

@@ -5,7 +5,7 @@
 _base_ = ['../nlcl_demo.py']
 
 model = dict(
-    generator=dict(removes_light=False, thin_light_size=0, streak_length=0,
-                   thin_light_init=0.0, veil_scale=0),
+    generator=dict(_delete_=True, type='DecompositionGenerator', residual=True,
+                   zero_init_output=True),
     discriminator=dict(init_gain=0.02),
     objective=dict(disc_input='gray_tone_detail'))

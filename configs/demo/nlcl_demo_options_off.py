@@ -5,9 +5,8 @@
 _base_ = ['./nlcl_demo_no_ema.py']
 
 model = dict(
-    generator=dict(residual=False, zero_init_output=False, removes_light=False,
-                   thin_light_size=0, streak_length=0, thin_light_init=0.0,
-                   veil_scale=0),
+    generator=dict(_delete_=True, type='DecompositionGenerator', residual=False,
+                   zero_init_output=False),
     rain_generator=dict(zero_init_output=False),
     loc_loss=dict(loss_weight=1.0),
     objective=dict(layer_heads='learned', disc_input='image'),
