@@ -121,3 +121,61 @@ def test_streak_light_travels_with_the_weights(tmp_path, tile):
     torch.nn.init.constant_(g_b.layers[-1].bias, 0.5)  # a mask that takes light away
     built = assert_travels_with_the_weights(g_b, tmp_path, tile)
     assert built.streak_length == 7 and built.options()['streak_length'] == 7
+
+
+def test_off_streak_light_takes_a_second_share_of_the_rest():
+    """``off_streak_light``: G(x) = x - light_removed(z) - m S - m_o (T - S), by hand; it
+    starts at G(x) = x and needs the streak light."""
+    torch.manual_seed(8)
+    g = _small(zero_init_output=True, thin_light_size=5, streak_length=9, off_streak_light=True)
+    x = torch.rand(2, 3, 20, 17) * 2 - 1
+    assert torch.equal(g(x), x)
+    assert g.layers[-1].out_channels == 5 and 'off_streak_light=True' in repr(g)
+    torch.nn.init.normal_(g.layers[-1].weight, std=0.5)
+    z = last_layer_output(g, x)
+
+    def removed(v):
+        return removed_by_hand(v, g.removal_sharpness)
+
+    thin = white_top_hat(x, 5).double()
+    s = streak_light(x, 5, 9).double()
+    ref = (x.double() - removed(z[:, :3]) - removed(z[:, 3:4]).clamp(max=1.0) * s
+           - removed(z[:, 4:5]).clamp(max=1.0) * (thin - s))
+    torch.testing.assert_close(g(x).double(), ref, atol=1e-5, rtol=0)
+    assert g.options()['off_streak_light'] is True
+    with pytest.raises(ValueError, match='off_streak_light needs streak_length'):
+        _small(thin_light_size=5, off_streak_light=True)
+
+
+@pytest.mark.parametrize('tile', [0, 5])
+def test_off_streak_light_travels_with_the_weights(tmp_path, tile):
+    torch.manual_seed(9)
+    g_b = _small(thin_light_size=3, streak_length=7, off_streak_light=True)
+    torch.nn.init.normal_(g_b.layers[-1].weight, std=0.1)
+    torch.nn.init.constant_(g_b.layers[-1].bias, 0.5)
+    built = assert_travels_with_the_weights(g_b, tmp_path, tile)
+    assert built.off_streak_light and built.options()['off_streak_light'] is True
+
+
+def test_the_discriminators_streak_light_view():
+    """``GrayStreakLight``: the streak light of the channel mean, on every channel; a
+    dash across the rain's direction is not in it, the streaks are."""
+    from nlcl_plugin.models.objective import NLCLObjective
+    from nlcl_plugin.models.streak_light import GrayStreakLight
+    img = np.zeros((64, 64), np.float32)
+    for cx in (12, 30, 48):
+        _draw_line(img, 15.0, (cx, 24), 14, 0.8, 2)
+    _draw_line(img, -60.0, (32, 54), 6, 0.8, 2)
+    x = torch.from_numpy(img)[None, None] * torch.tensor([1.0, 0.5, 0.2])[None, :, None, None]
+    view = GrayStreakLight(5, 11)
+    out = view(x)
+    ref = streak_light(x.mean(1, keepdim=True), 5, 11)
+    assert out.shape == x.shape and all(torch.equal(out[:, c:c + 1], ref) for c in range(3))
+    assert out[0, 0, 46:, :].abs().max() == 0 and out[0, 0, 12:36, :].max() > 0.4
+    assert 'size=5, length=11' in repr(view) and not dict(view.state_dict())
+    for bad in ((4, 11), (5, 10)):
+        with pytest.raises(ValueError, match='odd'):
+            GrayStreakLight(*bad)
+    obj = NLCLObjective(gan_loss=torch.nn.MSELoss(), disc_input='gray_streak_light',
+                        disc_streak=(5, 11))
+    assert isinstance(obj.disc_view, GrayStreakLight) and obj.disc_view.length == 11

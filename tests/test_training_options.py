@@ -226,8 +226,10 @@ def test_discriminator_sees_the_detail_layer_when_asked():
     fake, clean = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
     x = torch.cat([fake, clean])
     gray = x.mean(dim=1, keepdim=True)
+    from nlcl_plugin.models.streak_light import streak_light
     gray_views = {  # references written out with the detail layer's own test above
         'gray': lambda x: gray.repeat(1, 3, 1, 1),
+        'gray_streak_light': lambda x: streak_light(gray, 7, 21).repeat(1, 3, 1, 1),
         'gray_tone_detail': lambda x: torch.cat(
             [gray, DetailLayer(3.0)(gray).repeat(1, 2, 1, 1)], dim=1)}
     for mode, view in (('image', torch.nn.Identity()), ('detail', DetailLayer(3.0)),
@@ -241,7 +243,7 @@ def test_discriminator_sees_the_detail_layer_when_asked():
         NLCLObjective(gan_loss=_LSGAN(), disc_input='edges')
 
 
-@pytest.mark.parametrize('mode', ['gray', 'gray_tone_detail'])
+@pytest.mark.parametrize('mode', ['gray', 'gray_tone_detail', 'gray_streak_light'])
 def test_grey_views_cannot_tint(mode):
     """Whatever judges a grey view sends the same gradient to the three channels."""
     obj = NLCLObjective(gan_loss=_LSGAN(), disc_input=mode)

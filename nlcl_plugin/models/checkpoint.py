@@ -168,7 +168,8 @@ def build_generator(path: str, role: str = 'background', ema: Optional[bool] = N
         ema (bool, optional): See :func:`load_generator_state`.
         trust (bool): Full unpickling (``--trust-checkpoint``), see :func:`load_state_file`.
     """
-    from .generator import (AIRLIGHT_MARKER, GREY_LIGHT_MARKER, REMOVES_LIGHT_MARKER,
+    from .generator import (AIRLIGHT_MARKER, GREY_LIGHT_MARKER, OFF_STREAK_MARKER,
+                            REMOVES_LIGHT_MARKER,
                             RESIDUAL_MARKER, STREAK_LIGHT_MARKER, THIN_LIGHT_MARKER,
                             VEIL_MARKER,
                             DecompositionGenerator)
@@ -184,7 +185,8 @@ def build_generator(path: str, role: str = 'background', ema: Optional[bool] = N
                                    veil_scale=int(sd.get(VEIL_MARKER, 0)),
                                    grey_light=GREY_LIGHT_MARKER in sd,
                                    airlight=AIRLIGHT_MARKER in sd,
-                                   streak_length=int(sd.get(STREAK_LIGHT_MARKER, 0)))
+                                   streak_length=int(sd.get(STREAK_LIGHT_MARKER, 0)),
+                                   off_streak_light=OFF_STREAK_MARKER in sd)
     return _load_into(model, sd, path, strict=True)
 
 

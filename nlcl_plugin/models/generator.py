@@ -23,7 +23,7 @@ from .streak_light import streak_light
 from .thin_light import white_top_hat
 
 __all__ = ['REMOVES_LIGHT_MARKER', 'RESIDUAL_MARKER', 'THIN_LIGHT_MARKER', 'VEIL_MARKER',
-           'GREY_LIGHT_MARKER', 'AIRLIGHT_MARKER', 'STREAK_LIGHT_MARKER',
+           'GREY_LIGHT_MARKER', 'AIRLIGHT_MARKER', 'STREAK_LIGHT_MARKER', 'OFF_STREAK_MARKER',
            'ResBlock', 'ConvNormConv', 'DecompositionGenerator', 'light_removed',
            'recording_features']
 
@@ -39,6 +39,9 @@ THIN_LIGHT_MARKER = 'thin_light_output'
 #: thin light is kept only where it is elongated along the rain direction
 #: (``streak_length > 0``).
 STREAK_LIGHT_MARKER = 'streak_light_output'
+#: State-dict key present exactly when a second mask takes a share of the thin light
+#: that is not streak light (``off_streak_light=True``).
+OFF_STREAK_MARKER = 'off_streak_light_output'
 #: State-dict key (a scalar buffer holding the block size) present exactly when the light
 #: the generator removes outside the thin light is a smooth veil (``veil_scale > 0``).
 VEIL_MARKER = 'veil_output'
@@ -144,6 +147,11 @@ class DecompositionGenerator(nn.Module):
       at least ``L`` pixels long along the image's dominant direction: rain streaks fall
       along one direction, bright texture runs along many, so the mask can only take
       away thin light shaped like the image's streaks.
+    * ``off_streak_light=True`` (with ``streak_length``): one more output channel
+      ``z_o`` and a second mask ``m_o = min(light_removed(z_o), 1)`` on the rest of the
+      thin light, ``T_k(x) - S_{k,L}(x)`` (short streaks, drops, streaks off the
+      dominant direction, and texture): ``G(x) = x - light_removed(z) - m S_{k,L}(x)
+      - m_o (T_k(x) - S_{k,L}(x))``. It starts at 0 (with ``zero_init_output``).
     * ``thin_light_init=s`` (with ``thin_light_size`` and ``zero_init_output``): the mask
       starts at the share ``s`` (``0 <= s < 1``) everywhere instead of 0 (its channel's
       bias is set so that ``light_removed(bias) = s``): training starts from taking that
@@ -177,6 +185,7 @@ class DecompositionGenerator(nn.Module):
             structuring element.
         streak_length (int): 0 (off) or the odd length ``L`` of the line along which the
             thin light must extend (:func:`.streak_light.streak_light`).
+        off_streak_light (bool): A second mask on the thin light that is not streak light.
         thin_light_init (float): The mask's value at initialisation (0 by default).
         veil_scale (int): 0 (off) or the block size ``s`` (>= 2) of the smooth veil.
         grey_light (bool): The light removed outside the thin light is achromatic.
@@ -201,7 +210,8 @@ class DecompositionGenerator(nn.Module):
                  grey_light: bool = False,
                  airlight: bool = False,
                  streak_length: int = 0,
-                 thin_light_init: float = 0.0):
+                 thin_light_init: float = 0.0,
+                 off_streak_light: bool = False):
         super().__init__()
         if residual and in_channels != out_channels:
             raise ValueError(f'residual=True needs in_channels == out_channels, got '
@@ -221,6 +231,9 @@ class DecompositionGenerator(nn.Module):
         if streak_length and (streak_length < 3 or streak_length % 2 == 0):
             raise ValueError(f'streak_length must be 0 (off) or an odd length >= 3, got '
                              f'{streak_length}')
+        if off_streak_light and not streak_length:
+            raise ValueError('off_streak_light needs streak_length (its mask takes the thin '
+                             'light that is not streak light)')
         if thin_light_init and not (thin_light_size and zero_init_output):
             raise ValueError('thin_light_init needs thin_light_size and zero_init_output '
                              '(it sets the mask at initialisation)')
@@ -245,6 +258,7 @@ class DecompositionGenerator(nn.Module):
         self.removal_sharpness = float(removal_sharpness)
         self.thin_light_size = int(thin_light_size)
         self.streak_length = int(streak_length)
+        self.off_streak_light = bool(off_streak_light)
         self.veil_scale = int(veil_scale)
         self.grey_light = bool(grey_light)
         self.out_channels = out_channels
@@ -252,7 +266,8 @@ class DecompositionGenerator(nn.Module):
         # mask of the thin light taken away
         self.airlight = bool(airlight)
         self.light_channels = 1 if self.grey_light else 2 if self.airlight else out_channels
-        net_out = self.light_channels + (1 if self.thin_light_size else 0)
+        net_out = (self.light_channels + (1 if self.thin_light_size else 0)
+                   + (1 if self.off_streak_light else 0))
         layers = [Conv2d(in_channels, mid_channels, 3, 1, 1)]
         layers += [ResBlock(mid_channels) for _ in range(num_blocks)]
         layers += [ConvNormConv(mid_channels), Conv2d(mid_channels, net_out, 3, 1, 1)]
@@ -277,6 +292,8 @@ class DecompositionGenerator(nn.Module):
             self.register_buffer(THIN_LIGHT_MARKER, torch.tensor(self.thin_light_size))
         if self.streak_length:
             self.register_buffer(STREAK_LIGHT_MARKER, torch.tensor(self.streak_length))
+        if self.off_streak_light:
+            self.register_buffer(OFF_STREAK_MARKER, torch.ones(()))
         if self.veil_scale:
             self.register_buffer(VEIL_MARKER, torch.tensor(self.veil_scale))
         if self.grey_light:
@@ -292,6 +309,8 @@ class DecompositionGenerator(nn.Module):
             text += f', thin_light_size={self.thin_light_size}'
         if self.streak_length:
             text += f', streak_length={self.streak_length}'
+        if self.off_streak_light:
+            text += ', off_streak_light=True'
         if self.veil_scale:
             text += f', veil_scale={self.veil_scale}'
         if self.grey_light:
@@ -305,12 +324,19 @@ class DecompositionGenerator(nn.Module):
         return dict(residual=self.residual, zero_init_output=self.zero_init_output,
                     removes_light=self.removes_light, thin_light_size=self.thin_light_size,
                     veil_scale=self.veil_scale, grey_light=self.grey_light,
-                    airlight=self.airlight, streak_length=self.streak_length)
+                    airlight=self.airlight, streak_length=self.streak_length,
+                    off_streak_light=self.off_streak_light)
 
     def thin_light_mask(self, out: torch.Tensor) -> torch.Tensor:
         """The share (N, 1, H, W) of the thin light taken away, from the last layer's
         output: ``min(light_removed(z), 1)`` of its extra channel ``z``."""
         z = out[:, self.light_channels:self.light_channels + 1]
+        return light_removed(z, self.removal_sharpness).clamp(max=1.0)
+
+    def off_streak_mask(self, out: torch.Tensor) -> torch.Tensor:
+        """The share (N, 1, H, W) of the off-streak thin light taken away
+        (``off_streak_light``): ``min(light_removed(z_o), 1)`` of the last channel."""
+        z = out[:, self.light_channels + 1:self.light_channels + 2]
         return light_removed(z, self.removal_sharpness).clamp(max=1.0)
 
     def thin_light(self, x: torch.Tensor) -> torch.Tensor:
@@ -344,8 +370,13 @@ class DecompositionGenerator(nn.Module):
             z = out[:, :self.light_channels]  # (N, 1, H, W) broadcasts when grey
             if self.veil_scale:
                 z = self.veil(z)
-            thin = (self.thin_light_mask(out) * self.thin_light(x)
-                    if self.thin_light_size else 0)
+            thin = 0
+            if self.thin_light_size:
+                light = self.thin_light(x)
+                thin = self.thin_light_mask(out) * light
+                if self.off_streak_light:
+                    rest = white_top_hat(x, self.thin_light_size) - light
+                    thin = thin + self.off_streak_mask(out) * rest
             if self.airlight:
                 a = light_removed(z[:, :1], self.removal_sharpness).clamp(max=MAX_OPACITY)
                 return (x - thin - a * torch.tanh(z[:, 1:2])) / (1 - a)

@@ -25,7 +25,7 @@ Legacy switches reproduce the released code's defects (spec §6): ``legacy_disc_
 (D3: taps [input, L0, L3, L7]); D1/D2 (which heads are trained) are reproduced by the
 host models through :meth:`NLCLObjective.frozen_heads` and their optimiser set-up.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -37,11 +37,13 @@ from .generator import DecompositionGenerator
 from .losses import (ConsistencyLoss, LayerContrastiveLoss, LocationContrastiveLoss,
                      SparsityLoss, transplant)
 from .sampler import NonLocalPatchSampler
+from .streak_light import GrayStreakLight
 
 __all__ = ['DISC_INPUTS', 'LAYER_HEAD_MODES', 'NLCLObjective']
 
 #: What the discriminator sees (see ``NLCLObjective``).
-DISC_INPUTS = ('image', 'detail', 'gray_detail', 'gray', 'gray_tone_detail')
+DISC_INPUTS = ('image', 'detail', 'gray_detail', 'gray', 'gray_tone_detail',
+               'gray_streak_light')
 
 #: How the layer loss's projection heads are treated (see ``NLCLObjective``).
 LAYER_HEAD_MODES = ('learned', 'frozen')
@@ -99,8 +101,12 @@ class NLCLObjective(nn.Module):
             repeated over the channels): D then judges streaks and texture, not the
             palette in which unpaired clean photos differ from the rainy ones, and with
             'gray_detail' its gradient cannot tint B; or 'gray' (the channel mean
-            itself, repeated): no colour, but tone and haze as well as streaks.
+            itself, repeated): no colour, but tone and haze as well as streaks; or
+            'gray_streak_light' (the streak light of the channel mean, repeated,
+            :class:`.streak_light.GrayStreakLight`): only thin light along each image's
+            dominant direction, so D can judge streaks but not texture, tone nor haze.
         detail_sigma (float): Blur of the detail layer's base, in pixels (3).
+        disc_streak (tuple[int, int]): The square and line of 'gray_streak_light' (7, 21).
     """
 
     def __init__(self,
@@ -130,7 +136,8 @@ class NLCLObjective(nn.Module):
                  legacy_adv_head_bug: bool = False,
                  layer_heads: str = 'learned',
                  disc_input: str = 'image',
-                 detail_sigma: float = 3.0):
+                 detail_sigma: float = 3.0,
+                 disc_streak: Tuple[int, int] = (7, 21)):
         super().__init__()
         if disc_input not in DISC_INPUTS:
             raise ValueError(f'disc_input must be one of {DISC_INPUTS}, got {disc_input!r}')
@@ -180,6 +187,7 @@ class NLCLObjective(nn.Module):
         self.disc_view = (nn.Identity() if disc_input == 'image' else
                           GrayImage() if disc_input == 'gray' else
                           GrayToneAndDetail(detail_sigma) if disc_input == 'gray_tone_detail' else
+                          GrayStreakLight(*disc_streak) if disc_input == 'gray_streak_light' else
                           DetailLayer(detail_sigma, gray=disc_input == 'gray_detail'))
         for name in self.frozen_heads():
             getattr(self, name).requires_grad_(False)

@@ -18,11 +18,13 @@ import math
 from typing import List, Sequence, Tuple
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from .thin_light import white_top_hat
 
-__all__ = ['STREAK_ANGLES', 'line_offsets', 'line_opening', 'dominant_angle', 'streak_light']
+__all__ = ['STREAK_ANGLES', 'line_offsets', 'line_opening', 'dominant_angle', 'streak_light',
+           'GrayStreakLight']
 
 #: Candidate directions in degrees: every 7.5 degrees over the half turn.
 STREAK_ANGLES: Tuple[float, ...] = tuple(-90.0 + 7.5 * i for i in range(24))
@@ -86,3 +88,33 @@ def streak_light(x: torch.Tensor, size: int, length: int,
     index = dominant_angle(thin, length, angles)
     return torch.cat([line_opening(thin[i:i + 1], length, angles[int(j)])
                       for i, j in enumerate(index)], 0)
+
+
+class GrayStreakLight(nn.Module):
+    """The streak light of the channel mean, repeated over the channels: what a
+    discriminator sees with ``disc_input='gray_streak_light'`` (thin bright structures
+    that run along the image's dominant direction, nothing else: no tone, haze, colour,
+    nor texture across that direction). Differentiable almost everywhere (the direction
+    is chosen without gradient). No parameters.
+
+    Args:
+        size (int): The thin light's square (odd, >= 3).
+        length (int): The line's length (odd, >= 3).
+
+    Shapes:
+        forward: (N, C, H, W) -> (N, C, H, W).
+    """
+
+    def __init__(self, size: int = 7, length: int = 21):
+        super().__init__()
+        line_offsets(length, 0.0)  # validates the length
+        if size < 3 or size % 2 == 0:
+            raise ValueError(f'the thin light needs an odd size >= 3, got {size}')
+        self.size, self.length = int(size), int(length)
+
+    def extra_repr(self) -> str:
+        return f'size={self.size}, length={self.length}'
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = streak_light(x.mean(1, keepdim=True), self.size, self.length)
+        return s.expand(-1, x.shape[1], -1, -1)
