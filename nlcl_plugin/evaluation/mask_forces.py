@@ -1,0 +1,140 @@
+"""Which loss terms raise or lower G_B's streak-light mask, on rain and on texture.
+
+G_B with ``thin_light_size`` removes ``m * L(O)``, a learned share ``m`` (0..1 per pixel)
+of a fixed light ``L(O)`` (the thin or the streak light). Each generator-step loss term
+pushes the mask's pre-activation ``z_m`` (the extra channel of G_B's last layer) along
+its negative gradient. :func:`mask_forces` sums that push, term by term, over the pixels
+where the light is rain and over those where it is texture, as the crops' rain-free
+twins tell them apart:
+
+* light pixels: ``mean_c L(O) > threshold``;
+* rain pixels among them: ``min(E+, L) > rain_share * L`` (the rain error
+  ``E+ = max(mean_c (O - B), 0)`` accounts for most of the light);
+* texture pixels: ``min(E+, L) < texture_share * L`` (the twin holds the light too).
+
+A positive push raises the mask (takes more of the light away). Used to find what holds
+the mask back (docs/training.md 4.10); ``tools/mask_forces.py`` is the command line.
+"""
+from typing import Dict
+
+import numpy as np
+import torch
+
+__all__ = ['pixel_groups', 'mask_forces', 'mask_figure']
+
+
+def pixel_groups(light: torch.Tensor, rainy: torch.Tensor, twin: torch.Tensor,
+                 threshold: float = 0.02, rain_share: float = 0.5,
+                 texture_share: float = 0.1) -> Dict[str, torch.Tensor]:
+    """Boolean maps (N, H, W) ``rain`` and ``texture`` of the light's pixels (see the
+    module docstring); all tensors (N, C, H, W) in [-1, 1]."""
+    level = light.mean(1)
+    err = (rainy - twin).mean(1).clamp(min=0)
+    held = torch.minimum(err, level)
+    lit = level > threshold
+    return dict(rain=lit & (held > rain_share * level), texture=lit & (held < texture_share * level))
+
+
+def mask_forces(model, rainy: torch.Tensor, twin: torch.Tensor, clean: torch.Tensor,
+                seed: int = 0, **group_kw) -> Dict[str, Dict[str, float]]:
+    """Each generator-step term's push on the mask, summed over rain and texture pixels.
+
+    Args:
+        model: An NLCL model (``generator`` with ``thin_light_size``, ``rain_generator``,
+            ``discriminator``, ``nlcl_objective``), weights loaded.
+        rainy (Tensor): Rainy crops O, (N, 3, H, W) in [-1, 1].
+        twin (Tensor): Their rain-free twins, same shape (only used to group pixels).
+        clean (Tensor): Unpaired clean crops B_u, same shape (the identity terms).
+        seed (int): Seed of the samplers' draws (the same for every term).
+        **group_kw: :func:`pixel_groups`'s thresholds.
+
+    Returns:
+        dict: term (``loss_gan``, ``loss_loc``, ...) -> {``value``, ``rain``, ``texture``,
+        ``all``}; and ``'mask'`` -> the mean mask over ``rain`` / ``texture`` / ``all``
+        pixels and their counts.
+
+    Raises:
+        ValueError: G_B has no mask (``thin_light_size`` is 0).
+    """
+    g = model.generator
+    if not getattr(g, 'thin_light_size', 0):
+        raise ValueError('the generator has no streak/thin light mask (thin_light_size=0)')
+    objective, d = model.nlcl_objective, model.discriminator
+    was = [p.requires_grad for p in d.parameters()]
+    for p in d.parameters():
+        p.requires_grad_(False)
+    try:
+        with torch.no_grad():
+            out = rainy
+            for layer in g.layers:
+                out = layer(out)
+            groups = pixel_groups(g.thin_light(rainy), rainy, twin, **group_kw)
+            rain = model.rain_generator(rainy)
+            identity = g(clean) if objective.needs_identity else None
+            mask = g.thin_light_mask(out)[:, 0]
+        def terms():
+            z = out.clone().requires_grad_(True)
+            losses = objective.generator_losses(
+                g, d, rainy, g.combine(rainy, z), rain, clean, identity,
+                generator_rng=torch.Generator().manual_seed(seed))
+            return z, losses
+
+        result: Dict[str, Dict[str, float]] = {}
+        z, losses = terms()
+        names = sorted(losses)
+        for i, name in enumerate(names):
+            if i:  # a fresh graph per term: the same draws, one backward each
+                z, losses = terms()
+            losses[name].backward()
+            push = -z.grad[:, g.light_channels]
+            result[name] = dict(value=float(losses[name].detach()),
+                                rain=float(push[groups['rain']].sum()),
+                                texture=float(push[groups['texture']].sum()),
+                                all=float(push.sum()))
+    finally:
+        for p, w in zip(d.parameters(), was):
+            p.requires_grad_(w)
+    result['mask'] = dict(rain=float(mask[groups['rain']].mean()) if groups['rain'].any() else
+                          float('nan'),
+                          texture=float(mask[groups['texture']].mean())
+                          if groups['texture'].any() else float('nan'),
+                          all=float(mask.mean()),
+                          rain_pixels=int(groups['rain'].sum()),
+                          texture_pixels=int(groups['texture'].sum()))
+    return result
+
+
+def mask_figure(models, rainy: torch.Tensor, twin: torch.Tensor, gain: float = 4.0,
+                **group_kw) -> np.ndarray:
+    """One row per crop: rainy | streak light (x ``gain``) | its pixels, rain green and
+    texture red | each model's G_B mask (black 0, white 1). The light is the first
+    model's. uint8 RGB (N*H, (3 + len(models))*W, 3).
+
+    Args:
+        models: Models as :func:`mask_forces` takes (one, or a sequence).
+        rainy, twin (Tensor): (N, 3, H, W) in [-1, 1].
+        gain (float): Brightening of the streak light.
+    """
+    models = list(models) if isinstance(models, (list, tuple)) else [models]
+    masks = []
+    with torch.no_grad():
+        for model in models:
+            out = rainy
+            for layer in model.generator.layers:
+                out = layer(out)
+            masks.append(model.generator.thin_light_mask(out))
+        light = models[0].generator.thin_light(rainy)
+        groups = pixel_groups(light, rainy, twin, **group_kw)
+
+    def rgb(t):
+        return (t.permute(0, 2, 3, 1).numpy() * 255).clip(0, 255).round().astype(np.uint8)
+
+    image = rgb((rainy + 1) / 2)
+    lit = rgb((gain * light / 2).clamp(0, 1))
+    where = np.zeros_like(image)
+    where[groups['rain'].numpy()] = (0, 200, 0)
+    where[groups['texture'].numpy()] = (220, 0, 0)
+    shades = [rgb(m.expand(-1, 3, -1, -1)) for m in masks]
+    rows = [np.concatenate([image[i], lit[i], where[i]] + [s[i] for s in shades], 1)
+            for i in range(rainy.shape[0])]
+    return np.concatenate(rows, 0)
