@@ -73,7 +73,10 @@ def _main(args):
         runner.test()  # MMagic's own test loop: metrics in its log, pictures below
         vis = osp.join(runner.log_dir, 'vis_data', 'vis_image')
 
-    label = 'this run (raw weights)' if args.raw_weights else 'this run (short demo)'
+    # the make demo run, or the checkpoint named
+    label = f'this run ({osp.basename(ckpt)})' if args.checkpoint else 'this run (short demo)'
+    if args.raw_weights:
+        label = label[:-1] + ', raw weights)'
     models = [('rainy input O', None),
               (label, derainer_for(runner.cfg, ckpt, ema=False if args.raw_weights else None))]
     shipped = args.shipped if args.shipped and osp.isfile(args.shipped) else None
