@@ -9,9 +9,7 @@ model = dict(
     type='BaseEditModel',
     # the same G_B as configs/nlcl_demo.py (residual, zero-initialised output, removing a
     # learned share of the streak light and a smooth veil)
-    generator=dict(type='DecompositionGenerator', residual=True, zero_init_output=True,
-                   removes_light=True, thin_light_size=7, streak_length=21,
-                   thin_light_init=0.9, veil_scale=16),
+    generator={{_base_.model.generator}},
     pixel_loss=dict(type='L1Loss', loss_weight=1.0, reduction='mean'),
     data_preprocessor=dict(
         type='DataPreprocessor', mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5]))

@@ -65,9 +65,7 @@ def mask_forces(model, rainy: torch.Tensor, twin: torch.Tensor, clean: torch.Ten
         p.requires_grad_(False)
     try:
         with torch.no_grad():
-            out = rainy
-            for layer in g.layers:
-                out = layer(out)
+            out = g.forward_features(rainy, [g.num_layers - 1])[0]  # the last layer's
             groups = pixel_groups(g.thin_light(rainy), rainy, twin, **group_kw)
             rain = model.rain_generator(rainy)
             identity = g(clean) if objective.needs_identity else None
@@ -119,10 +117,8 @@ def mask_figure(models, rainy: torch.Tensor, twin: torch.Tensor, gain: float = 4
     masks = []
     with torch.no_grad():
         for model in models:
-            out = rainy
-            for layer in model.generator.layers:
-                out = layer(out)
-            masks.append(model.generator.thin_light_mask(out))
+            g = model.generator
+            masks.append(g.thin_light_mask(g.forward_features(rainy, [g.num_layers - 1])[0]))
         light = models[0].generator.thin_light(rainy)
         groups = pixel_groups(light, rainy, twin, **group_kw)
 

@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .fast_ops import Conv2d, fast_paths_enabled, instance_norm, instance_norm_
-from .streak_light import streak_light
+from .streak_light import streak_light, streak_light_of_thin
 from .thin_light import white_top_hat
 
 __all__ = ['REMOVES_LIGHT_MARKER', 'RESIDUAL_MARKER', 'THIN_LIGHT_MARKER', 'VEIL_MARKER',
@@ -371,12 +371,14 @@ class DecompositionGenerator(nn.Module):
             if self.veil_scale:
                 z = self.veil(z)
             thin = 0
-            if self.thin_light_size:
-                light = self.thin_light(x)
-                thin = self.thin_light_mask(out) * light
-                if self.off_streak_light:
-                    rest = white_top_hat(x, self.thin_light_size) - light
-                    thin = thin + self.off_streak_mask(out) * rest
+            if self.off_streak_light:
+                # the thin light once: its streak light and the rest, each with its mask
+                whole = white_top_hat(x, self.thin_light_size)
+                light = streak_light_of_thin(whole, self.streak_length)
+                thin = (self.thin_light_mask(out) * light
+                        + self.off_streak_mask(out) * (whole - light))
+            elif self.thin_light_size:
+                thin = self.thin_light_mask(out) * self.thin_light(x)
             if self.airlight:
                 a = light_removed(z[:, :1], self.removal_sharpness).clamp(max=MAX_OPACITY)
                 return (x - thin - a * torch.tanh(z[:, 1:2])) / (1 - a)

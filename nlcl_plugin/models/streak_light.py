@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from .thin_light import white_top_hat
 
 __all__ = ['STREAK_ANGLES', 'line_offsets', 'line_opening', 'dominant_angle', 'streak_light',
-           'GrayStreakLight']
+           'streak_light_of_thin', 'GrayStreakLight']
 
 #: Candidate directions in degrees: every 7.5 degrees over the half turn.
 STREAK_ANGLES: Tuple[float, ...] = tuple(-90.0 + 7.5 * i for i in range(24))
@@ -84,7 +84,14 @@ def streak_light(x: torch.Tensor, size: int, length: int,
     """``S_{k,L}(x)``: the thin light of ``x`` (``k = size``) opened with a line of
     ``length`` pixels along each image's dominant direction (:func:`dominant_angle`).
     (N, C, H, W) -> (N, C, H, W), ``0 <= S <= white_top_hat(x, size)``."""
-    thin = white_top_hat(x, size)
+    return streak_light_of_thin(white_top_hat(x, size), length, angles)
+
+
+def streak_light_of_thin(thin: torch.Tensor, length: int,
+                         angles: Sequence[float] = STREAK_ANGLES) -> torch.Tensor:
+    """:func:`streak_light` from an image's thin light ``T_k(x)`` already computed:
+    ``thin`` opened with a line of ``length`` pixels along each image's dominant
+    direction. (N, C, H, W) -> (N, C, H, W)."""
     index = dominant_angle(thin, length, angles)
     return torch.cat([line_opening(thin[i:i + 1], length, angles[int(j)])
                       for i, j in enumerate(index)], 0)
