@@ -103,6 +103,22 @@ def test_sparsity_push_is_its_gradient_by_hand():
     assert all(p.requires_grad for p in model.discriminator.parameters())
 
 
+def test_a_term_that_does_not_reach_the_mask_pushes_nothing():
+    """With the location loss at weight 0 its value is a constant: its push is 0 on every
+    pixel, and the other terms' pushes are those of the same model with it on."""
+    torch.manual_seed(0)
+    model = build()
+    torch.nn.init.normal_(model.generator.layers[-1].weight, std=0.05)
+    rainy, twin, clean = crops()
+    on = mask_forces(model, rainy, twin, clean)
+    model.nlcl_objective.loc_loss.loss_weight = 0.0
+    off = mask_forces(model, rainy, twin, clean)
+    assert on['loss_loc']['all'] != 0.0
+    assert off['loss_loc'] == dict(value=0.0, rain=0.0, texture=0.0, all=0.0)
+    for name in ('loss_gan', 'loss_sparsity', 'loss_consistency'):
+        assert off[name]['all'] == pytest.approx(on[name]['all'], rel=1e-5, abs=1e-12)
+
+
 def test_a_generator_without_a_mask_is_refused():
     model = build(thin_light_size=0, streak_length=0, thin_light_init=0.0)
     rainy, twin, clean = crops()

@@ -50,8 +50,9 @@ def mask_forces(model, rainy: torch.Tensor, twin: torch.Tensor, clean: torch.Ten
 
     Returns:
         dict: term (``loss_gan``, ``loss_loc``, ...) -> {``value``, ``rain``, ``texture``,
-        ``all``}; and ``'mask'`` -> the mean mask over ``rain`` / ``texture`` / ``all``
-        pixels and their counts.
+        ``all``}; a term that does not reach the rainy crops' mask (one at weight 0, or
+        the identity loss, which acts on the clean crops) pushes 0. And ``'mask'`` -> the
+        mean mask over ``rain`` / ``texture`` / ``all`` pixels and their counts.
 
     Raises:
         ValueError: G_B has no mask (``thin_light_size`` is 0).
@@ -83,8 +84,11 @@ def mask_forces(model, rainy: torch.Tensor, twin: torch.Tensor, clean: torch.Ten
         for i, name in enumerate(names):
             if i:  # a fresh graph per term: the same draws, one backward each
                 z, losses = terms()
-            losses[name].backward()
-            push = -z.grad[:, g.light_channels]
+            if losses[name].requires_grad:
+                losses[name].backward()
+                push = -z.grad[:, g.light_channels]
+            else:  # a term that does not depend on O's mask (weight 0, or clean crops only)
+                push = torch.zeros_like(mask)
             result[name] = dict(value=float(losses[name].detach()),
                                 rain=float(push[groups['rain']].sum()),
                                 texture=float(push[groups['texture']].sum()),
