@@ -3,31 +3,25 @@
 
     python tools/mask_forces.py CONFIG CHECKPOINT [--inputs data/nlcl_demo/train_rainy] \
         [--targets data/nlcl_demo/train_target] [--clean data/nlcl_demo/train_clean] \
-        [--crop 128] [--json OUT]
+        [--crop 128] [--json OUT] [--trust-checkpoint]
 
 Loads the model of CONFIG with CHECKPOINT's weights (the raw G_B, not its moving
-average: the one the terms train), takes the centre crop of every rainy image, of its
-rain-free twin and of a clean image, and prints each generator-step term's push on the
+average: the one the terms train; read weights-only unless --trust-checkpoint), takes
+the centre crop of every rainy image, of its rain-free twin and of a clean image, and
+prints each generator-step term's push on the
 mask (minus its gradient on the mask's pre-activation), summed over the streak light's
 rain pixels and texture pixels (see nlcl_plugin/evaluation/mask_forces.py), and the mean
 mask on each. Positive: the term raises the mask.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-
-def _centre(rgb, size):
-    h, w = rgb.shape[:2]
-    if h < size or w < size:
-        return None
-    t, l = (h - size) // 2, (w - size) // 2
-    return rgb[t:t + size, l:l + size]
+from nlcl_plugin.checkpoint_safety import add_trust_argument  # noqa: E402
 
 
 def main(argv=None):
@@ -48,66 +42,29 @@ def main(argv=None):
     p.add_argument('--figure-with', nargs=2, action='append', default=[],
                    metavar=('CONFIG', 'CHECKPOINT'),
                    help="also draw this model's mask in --figure (repeatable)")
+    add_trust_argument(p)
     args = p.parse_args(argv)
     extra = [p for pair in args.figure_with for p in pair]
     for path in (args.config, args.checkpoint, args.inputs, args.targets, args.clean, *extra):
         if not osp.exists(path):
             print(f'error: {path} does not exist', file=sys.stderr)
             return 2
-    import numpy as np
-    import torch
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
+    from nlcl_plugin.evaluation.mask_forces import (folder_crops, load_model,
+                                                    summed_forces, to_tensor)
+    from nlcl_plugin.models.checkpoint import CheckpointError
 
-    import nlcl_plugin.mmagic  # noqa: F401  (registers the model)
-    from mmagic.registry import MODELS
-    from nlcl_plugin.evaluation.mask_forces import mask_forces
-    from nlcl_plugin.image_io import read_image
-    init_default_scope('mmagic')
-
-    def load(config, checkpoint):
-        net = MODELS.build(Config.fromfile(config).model)
-        state = torch.load(checkpoint, map_location='cpu', weights_only=False)
-        net.load_state_dict(state.get('state_dict', state), strict=False)
-        return net.eval()
-
-    model = load(args.config, args.checkpoint)
-    names = sorted(os.listdir(args.inputs))
-    cleans = sorted(os.listdir(args.clean))
-    triples = []
-    for i, name in enumerate(names):
-        crops = [_centre(read_image(osp.join(folder, n))[0], args.crop) for folder, n in
-                 ((args.inputs, name), (args.targets, name),
-                  (args.clean, cleans[i % len(cleans)]))]
-        if all(c is not None for c in crops):
-            triples.append(crops)
+    try:
+        model = load_model(args.config, args.checkpoint, args.trust_checkpoint)
+        others = [load_model(c, k, args.trust_checkpoint) for c, k in args.figure_with]
+    except CheckpointError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    triples = folder_crops(args.inputs, args.targets, args.clean, args.crop)
     if not triples:
         print(f'error: no image of {args.inputs} is at least {args.crop} pixels on each side',
               file=sys.stderr)
         return 2
-
-    def tensor(arrays):
-        return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-    total = {}
-    for start in range(0, len(triples), args.batch):
-        part = triples[start:start + args.batch]
-        res = mask_forces(model, *(tensor([t[j] for t in part]) for j in range(3)),
-                          seed=args.seed)
-        for term, vals in res.items():
-            acc = total.setdefault(term, {})
-            for key, v in vals.items():
-                acc.setdefault(key, []).append((v, len(part)))
-    summary = {}
-    for term, vals in total.items():
-        if term == 'mask':
-            summary[term] = {k: (sum(v for v, _ in vs) if k.endswith('pixels') else
-                                 sum(v * n for v, n in vs) / sum(n for _, n in vs))
-                             for k, vs in vals.items()}
-        else:
-            summary[term] = {k: (sum(v * n for v, n in vs) / sum(n for _, n in vs)
-                                 if k == 'value' else sum(v for v, _ in vs))
-                             for k, vs in vals.items()}
+    summary = summed_forces(model, triples, args.batch, args.seed)
     m = summary.pop('mask')
     print(f'{len(triples)} crops of {args.crop} px; mask mean {m["all"]:.3f}, on rain '
           f'{m["rain"]:.3f} ({m["rain_pixels"]} px), on texture {m["texture"]:.3f} '
@@ -128,8 +85,8 @@ def main(argv=None):
         if not chosen:
             print(f'error: --figure-crops: no index below {len(triples)}', file=sys.stderr)
             return 2
-        models = [model] + [load(c, k) for c, k in args.figure_with]
-        img = mask_figure(models, tensor([t[0] for t in chosen]), tensor([t[1] for t in chosen]))
+        img = mask_figure([model] + others, to_tensor([t[0] for t in chosen]),
+                          to_tensor([t[1] for t in chosen]))
         params = ([cv2.IMWRITE_JPEG_QUALITY, 90]
                   if args.figure.lower().endswith(('.jpg', '.jpeg')) else [])
         cv2.imwrite(args.figure, img[..., ::-1], params)

@@ -13,14 +13,18 @@ twins tell them apart:
 * texture pixels: ``min(E+, L) < texture_share * L`` (the twin holds the light too).
 
 A positive push raises the mask (takes more of the light away). Used to find what holds
-the mask back (docs/training.md 4.10); ``tools/mask_forces.py`` is the command line.
+the mask back (docs/training.md 4.10); ``tools/mask_forces.py`` is the command line
+over :func:`load_model`, :func:`folder_crops` and :func:`summed_forces`.
 """
-from typing import Dict
+import os
+import os.path as osp
+from typing import Dict, List, Sequence
 
 import numpy as np
 import torch
 
-__all__ = ['pixel_groups', 'mask_forces', 'mask_figure']
+__all__ = ['pixel_groups', 'mask_forces', 'mask_figure', 'load_model', 'folder_crops',
+           'to_tensor', 'summed_forces']
 
 
 def pixel_groups(light: torch.Tensor, rainy: torch.Tensor, twin: torch.Tensor,
@@ -138,3 +142,79 @@ def mask_figure(models, rainy: torch.Tensor, twin: torch.Tensor, gain: float = 4
     rows = [np.concatenate([image[i], lit[i], where[i]] + [s[i] for s in shades], 1)
             for i in range(rainy.shape[0])]
     return np.concatenate(rows, 0)
+
+
+def load_model(config: str, checkpoint: str, trust: bool = False):
+    """The NLCL model of ``config`` with ``checkpoint``'s weights (a training checkpoint's
+    ``state_dict`` or a bare state dict), in eval mode. The checkpoint is read
+    weights-only unless ``trust`` (:func:`~nlcl_plugin.models.checkpoint.load_state_file`,
+    whose errors name the file)."""
+    from mmagic.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    from .. import mmagic  # noqa: F401  (registers the model)
+    from ..mmagic.runner_utils import load_config
+    from ..models.checkpoint import load_state_file
+    init_default_scope('mmagic')
+    model = MODELS.build(load_config(config).model)
+    state = load_state_file(checkpoint, trust=trust)
+    model.load_state_dict(state.get('state_dict', state), strict=False)
+    return model.eval()
+
+
+def _centre(rgb: np.ndarray, size: int):
+    h, w = rgb.shape[:2]
+    if h < size or w < size:
+        return None
+    t, l = (h - size) // 2, (w - size) // 2
+    return rgb[t:t + size, l:l + size]
+
+
+def folder_crops(inputs: str, targets: str, clean: str, size: int) -> List[List[np.ndarray]]:
+    """Centre ``size`` crops (uint8 RGB) ``[rainy, twin, clean]`` for every image of
+    ``inputs`` (file-name order) at least ``size`` pixels on each side: its twin of the
+    same name in ``targets``, and the clean images of ``clean`` taken in turn."""
+    from ..image_io import read_image
+    names = sorted(os.listdir(inputs))
+    cleans = sorted(os.listdir(clean))
+    triples = []
+    for i, name in enumerate(names):
+        crops = [_centre(read_image(osp.join(folder, n))[0], size) for folder, n in
+                 ((inputs, name), (targets, name), (clean, cleans[i % len(cleans)]))]
+        if all(c is not None for c in crops):
+            triples.append(crops)
+    return triples
+
+
+def to_tensor(arrays: Sequence[np.ndarray]) -> torch.Tensor:
+    """uint8 RGB images (H, W, 3) of one size -> (N, 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def summed_forces(model, triples: Sequence[Sequence[np.ndarray]], batch: int = 8,
+                  seed: int = 0) -> Dict[str, Dict[str, float]]:
+    """:func:`mask_forces` over :func:`folder_crops`' crops, ``batch`` at a time: per
+    term, pushes summed and values averaged over the crops; the mask's means averaged
+    and its pixel counts summed."""
+    total: Dict[str, Dict[str, list]] = {}
+    for start in range(0, len(triples), batch):
+        part = triples[start:start + batch]
+        res = mask_forces(model, *(to_tensor([t[j] for t in part]) for j in range(3)),
+                          seed=seed)
+        for term, vals in res.items():
+            acc = total.setdefault(term, {})
+            for key, v in vals.items():
+                acc.setdefault(key, []).append((v, len(part)))
+
+    def mean(vs):
+        return sum(v * n for v, n in vs) / sum(n for _, n in vs)
+
+    summary = {}
+    for term, vals in total.items():
+        if term == 'mask':
+            summary[term] = {k: sum(v for v, _ in vs) if k.endswith('pixels') else mean(vs)
+                             for k, vs in vals.items()}
+        else:
+            summary[term] = {k: mean(vs) if k == 'value' else sum(v for v, _ in vs)
+                             for k, vs in vals.items()}
+    return summary

@@ -330,13 +330,15 @@ class DecompositionGenerator(nn.Module):
     def thin_light_mask(self, out: torch.Tensor) -> torch.Tensor:
         """The share (N, 1, H, W) of the thin light taken away, from the last layer's
         output: ``min(light_removed(z), 1)`` of its extra channel ``z``."""
-        z = out[:, self.light_channels:self.light_channels + 1]
-        return light_removed(z, self.removal_sharpness).clamp(max=1.0)
+        return self._share(out, self.light_channels)
 
     def off_streak_mask(self, out: torch.Tensor) -> torch.Tensor:
         """The share (N, 1, H, W) of the off-streak thin light taken away
         (``off_streak_light``): ``min(light_removed(z_o), 1)`` of the last channel."""
-        z = out[:, self.light_channels + 1:self.light_channels + 2]
+        return self._share(out, self.light_channels + 1)
+
+    def _share(self, out: torch.Tensor, channel: int) -> torch.Tensor:
+        z = out[:, channel:channel + 1]
         return light_removed(z, self.removal_sharpness).clamp(max=1.0)
 
     def thin_light(self, x: torch.Tensor) -> torch.Tensor:
