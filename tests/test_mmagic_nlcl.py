@@ -63,9 +63,11 @@ def batch(n=2, size=32, seed=0):
     return dict(inputs=inputs, data_samples=samples)
 
 
-def test_train_step_logs_finite_losses_and_grads_every_parameter():
+@pytest.mark.parametrize('objective', [{}, dict(disc_augment='dihedral')])
+def test_train_step_logs_finite_losses_and_grads_every_parameter(objective):
     torch.manual_seed(0)
-    model, optims = build()
+    model, optims = build(**objective)
+    assert model.nlcl_objective.augments == bool(objective)  # the model trains
     got_grad = set()
     for name, p in model.named_parameters():
         assert p.requires_grad, name

@@ -63,22 +63,39 @@ def late_summary(rows, steps):
 
 
 def probe(data_root, steps=200, crop=128, norm='instance', init_gain=0.02, disc_input='image',
-          num_layers=3, lr=2e-4, seed=0):
+          num_layers=3, lr=2e-4, seed=0, augment='none', r1_gamma=0.0, batch=1,
+          folders=None):
     """Train the discriminator alone for ``steps`` LSGAN steps on random ``crop`` crops of
     the even-numbered demo training crops under ``data_root`` (built if missing) and
     check it every 50 steps (and at the last) on the odd-numbered ones.
 
+    Args:
+        augment (str): 'none' or 'dihedral' (every judged crop under a random symmetry of
+            the square, :class:`~nlcl_plugin.models.disc_augment.DihedralAugment`).
+        r1_gamma (float): Weight of the R1 penalty ``gamma / 2 * E|grad D(real)|^2``
+            (0: none).
+        batch (int): Rainy and clean crops per step.
+        folders (dict, optional): ``train_rainy``, ``train_clean`` and ``train_target``
+            folders to use instead of the demo's (the twins named as the rainy crops).
+
     Returns:
         list[dict]: one row per check: ``step``, ``loss`` (mean of the last 50 steps),
-        the :func:`rain_scores` and ``seconds`` since the start.
+        the :func:`rain_scores`, ``d_clean_seen`` and ``d_rainy_seen`` (mean D of the
+        centres of the clean and rainy crops D trains on), ``memorised``
+        (``d_clean_seen - d_clean``: how much higher D scores the clean crops it trained
+        on than held-out ones), ``memorised_fake`` (``d_rainy - d_rainy_seen``: how much
+        lower it scores the rainy crops it trained on) and ``seconds`` since the start.
     """
     import numpy as np
     import torch
 
     from ..data import prepare_demo_data
     from ..models.detail_layer import DetailLayer, GrayToneAndDetail
+    from ..models.disc_augment import DihedralAugment
     from ..models.discriminator import PatchDiscriminator
-    paths = prepare_demo_data(data_root)
+    if augment not in ('none', 'dihedral'):
+        raise ValueError(f"augment must be 'none' or 'dihedral', got {augment!r}")
+    paths = folders if folders is not None else prepare_demo_data(data_root)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     _, rainy = load_folder(paths['train_rainy'])
@@ -101,11 +118,21 @@ def probe(data_root, steps=200, crop=128, norm='instance', init_gain=0.02, disc_
     def score(images, picks):
         return np.array([float(disc(view(centre(images[i], s))).mean()) for i in picks])
 
+    aug = DihedralAugment() if augment == 'dihedral' else torch.nn.Identity()
+
+    def draw(images, picks):
+        return torch.cat([random_crop(images[picks[int(rng.integers(len(picks)))]])
+                          for _ in range(batch)])
+
     rows, losses, start = [], [], time.time()
     for step in range(1, steps + 1):
-        fake = disc(view(random_crop(rainy[rainy_train[int(rng.integers(len(rainy_train)))]])))
-        real = disc(view(random_crop(clean[clean_train[int(rng.integers(len(clean_train)))]])))
+        fake = disc(aug(view(draw(rainy, rainy_train))))
+        real_in = aug(view(draw(clean, clean_train))).requires_grad_(r1_gamma > 0)
+        real = disc(real_in)
         loss = 0.5 * (fake ** 2).mean() + 0.5 * ((real - 1) ** 2).mean()
+        if r1_gamma > 0:
+            grad, = torch.autograd.grad(real.sum(), real_in, create_graph=True)
+            loss = loss + 0.5 * r1_gamma * grad.pow(2).flatten(1).sum(1).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -114,6 +141,11 @@ def probe(data_root, steps=200, crop=128, norm='instance', init_gain=0.02, disc_
             with torch.no_grad():
                 row = rain_scores(score(rainy, rainy_held), score(twins, rainy_held),
                                   score(clean, clean_held))
+                seen = float(score(clean, clean_train).mean())
+                seen_fake = float(score(rainy, rainy_train).mean())
             rows.append(dict(step=step, loss=float(np.mean(losses[-50:])), **row,
+                             d_clean_seen=seen, memorised=seen - row['d_clean'],
+                             d_rainy_seen=seen_fake,
+                             memorised_fake=row['d_rainy'] - seen_fake,
                              seconds=round(time.time() - start, 1)))
     return rows

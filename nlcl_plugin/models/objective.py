@@ -31,6 +31,7 @@ import torch
 import torch.nn as nn
 
 from .detail_layer import DetailLayer, GrayImage, GrayToneAndDetail
+from .disc_augment import DihedralAugment
 from .discriminator import PatchDiscriminator
 from .fast_ops import split_batch
 from .generator import DecompositionGenerator
@@ -44,6 +45,9 @@ __all__ = ['DISC_INPUTS', 'LAYER_HEAD_MODES', 'NLCLObjective']
 #: What the discriminator sees (see ``NLCLObjective``).
 DISC_INPUTS = ('image', 'detail', 'gray_detail', 'gray', 'gray_tone_detail',
                'gray_streak_light')
+
+#: What is done to the images D judges (real and fake) before it scores them in training.
+DISC_AUGMENTS = ('none', 'dihedral')
 
 #: How the layer loss's projection heads are treated (see ``NLCLObjective``).
 LAYER_HEAD_MODES = ('learned', 'frozen')
@@ -107,6 +111,11 @@ class NLCLObjective(nn.Module):
             dominant direction, so D can judge streaks but not texture, tone nor haze.
         detail_sigma (float): Blur of the detail layer's base, in pixels (3).
         disc_streak (tuple[int, int]): The square and line of 'gray_streak_light' (7, 21).
+        disc_augment (str): 'none' (the paper) or 'dihedral' (beyond the paper): in
+            training, every image D scores, real or fake, in D's step and in G's
+            adversarial term, is seen under a random symmetry of the square
+            (:class:`.disc_augment.DihedralAugment`), so that D cannot learn its few
+            clean crops by heart. The layer loss's taps are taken without it.
     """
 
     def __init__(self,
@@ -137,10 +146,14 @@ class NLCLObjective(nn.Module):
                  layer_heads: str = 'learned',
                  disc_input: str = 'image',
                  detail_sigma: float = 3.0,
-                 disc_streak: Tuple[int, int] = (7, 21)):
+                 disc_streak: Tuple[int, int] = (7, 21),
+                 disc_augment: str = 'none'):
         super().__init__()
         if disc_input not in DISC_INPUTS:
             raise ValueError(f'disc_input must be one of {DISC_INPUTS}, got {disc_input!r}')
+        if disc_augment not in DISC_AUGMENTS:
+            raise ValueError(f'disc_augment must be one of {DISC_AUGMENTS}, got '
+                             f'{disc_augment!r}')
         if layer_heads not in LAYER_HEAD_MODES:
             raise ValueError(f'layer_heads must be one of {LAYER_HEAD_MODES}, got '
                              f'{layer_heads!r}')
@@ -189,6 +202,9 @@ class NLCLObjective(nn.Module):
                           GrayToneAndDetail(detail_sigma) if disc_input == 'gray_tone_detail' else
                           GrayStreakLight(*disc_streak) if disc_input == 'gray_streak_light' else
                           DetailLayer(detail_sigma, gray=disc_input == 'gray_detail'))
+        self.disc_augment = disc_augment
+        # applied to D's scored inputs in training mode only (no parameters)
+        self.disc_augmenter = DihedralAugment() if disc_augment == 'dihedral' else None
         for name in self.frozen_heads():
             getattr(self, name).requires_grad_(False)
 
@@ -209,6 +225,16 @@ class NLCLObjective(nn.Module):
             names.append('rain_sampler')
         return names
 
+    @property
+    def augments(self) -> bool:
+        """Whether D's scored inputs are augmented now (``disc_augment`` in training)."""
+        return self.disc_augmenter is not None and self.training
+
+    def scored_view(self, x: torch.Tensor) -> torch.Tensor:
+        """What D scores of ``x`` (N, 3, H, W): its view, augmented while training."""
+        x = self.disc_view(x)
+        return self.disc_augmenter(x) if self.augments else x
+
     # ------------------------------------------------------------------ discriminator
     def discriminator_loss(self, discriminator: PatchDiscriminator, fake_bg: torch.Tensor,
                            clean: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -218,7 +244,7 @@ class NLCLObjective(nn.Module):
             fake_bg (Tensor): B = G_B(O), (N, 3, H, W); detached here.
             clean (Tensor): Unpaired clean images B_u, (M, 3, H', W').
         """
-        view = self.disc_view
+        view = self.scored_view
         if fake_bg.shape[1:] == clean.shape[1:]:
             # one pass over [B; B_u] (D works sample by sample: same scores, fewer and
             # larger kernels, each weight read once)
@@ -373,7 +399,10 @@ class NLCLObjective(nn.Module):
                 and len(source_features) == 2):
             # G_B(B_u) was computed for the identity loss only: B_u's taps unused
             source_features = source_features[:1]
-        feats_bg, feats_rain, scores = self.discriminator_pass(discriminator, bg, rain)
+        feats_bg, feats_rain, scores = self.discriminator_pass(discriminator, bg, rain,
+                                                               with_scores=not self.augments)
+        if self.augments:  # D scores B under its own draw; the layer loss's taps without
+            scores = _bare(discriminator)(self.scored_view(bg))
         losses = dict(loss_gan=self.gan_loss(scores, True, is_disc=False))
 
         pairs = [(rainy, bg)]
