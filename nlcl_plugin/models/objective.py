@@ -238,7 +238,9 @@ class NLCLObjective(nn.Module):
     # ------------------------------------------------------------------ discriminator
     def discriminator_loss(self, discriminator: PatchDiscriminator, fake_bg: torch.Tensor,
                            clean: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """L_D = (LSGAN(D(B.detach()), 0) + LSGAN(D(B_u), 1)) / 2.
+        """L_D = (LSGAN(D(B.detach()), 0) + LSGAN(D(B_u), 1)) / 2, D seeing
+        :meth:`scored_view` of each (with ``disc_augment``, a random symmetry per image
+        while training).
 
         Args:
             fake_bg (Tensor): B = G_B(O), (N, 3, H, W); detached here.
