@@ -91,10 +91,9 @@ def probe(data_root, steps=200, crop=128, norm='instance', init_gain=0.02, disc_
 
     from ..data import prepare_demo_data
     from ..models.detail_layer import DetailLayer, GrayToneAndDetail
-    from ..models.disc_augment import DihedralAugment
+    from ..models.disc_augment import build_disc_augment
     from ..models.discriminator import PatchDiscriminator
-    if augment not in ('none', 'dihedral'):
-        raise ValueError(f"augment must be 'none' or 'dihedral', got {augment!r}")
+    aug = build_disc_augment(augment) or torch.nn.Identity()  # checked before any loading
     paths = folders if folders is not None else prepare_demo_data(data_root)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -117,8 +116,6 @@ def probe(data_root, steps=200, crop=128, norm='instance', init_gain=0.02, disc_
 
     def score(images, picks):
         return np.array([float(disc(view(centre(images[i], s))).mean()) for i in picks])
-
-    aug = DihedralAugment() if augment == 'dihedral' else torch.nn.Identity()
 
     def draw(images, picks):
         return torch.cat([random_crop(images[picks[int(rng.integers(len(picks)))]])

@@ -15,7 +15,10 @@ from typing import Optional
 import torch
 from torch import nn
 
-__all__ = ['DihedralAugment']
+__all__ = ['DISC_AUGMENTS', 'DihedralAugment', 'build_disc_augment']
+
+#: What may be done to the images D scores in training ('none': nothing, as in the paper).
+DISC_AUGMENTS = ('none', 'dihedral')
 
 
 class DihedralAugment(nn.Module):
@@ -42,3 +45,14 @@ class DihedralAugment(nn.Module):
             y = torch.rot90(y, k >> 1, (-2, -1)) if square else (y.flip(-2) if k & 2 else y)
             out.append(y)
         return torch.cat(out)
+
+
+def build_disc_augment(name: str) -> Optional[nn.Module]:
+    """The augmentation called ``name`` (one of :data:`DISC_AUGMENTS`), None for 'none'.
+
+    Raises:
+        ValueError: ``name`` is not one of them (the message names ``disc_augment``).
+    """
+    if name not in DISC_AUGMENTS:
+        raise ValueError(f'disc_augment must be one of {DISC_AUGMENTS}, got {name!r}')
+    return DihedralAugment() if name == 'dihedral' else None

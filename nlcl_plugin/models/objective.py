@@ -31,7 +31,7 @@ import torch
 import torch.nn as nn
 
 from .detail_layer import DetailLayer, GrayImage, GrayToneAndDetail
-from .disc_augment import DihedralAugment
+from .disc_augment import build_disc_augment
 from .discriminator import PatchDiscriminator
 from .fast_ops import split_batch
 from .generator import DecompositionGenerator
@@ -45,9 +45,6 @@ __all__ = ['DISC_INPUTS', 'LAYER_HEAD_MODES', 'NLCLObjective']
 #: What the discriminator sees (see ``NLCLObjective``).
 DISC_INPUTS = ('image', 'detail', 'gray_detail', 'gray', 'gray_tone_detail',
                'gray_streak_light')
-
-#: What is done to the images D judges (real and fake) before it scores them in training.
-DISC_AUGMENTS = ('none', 'dihedral')
 
 #: How the layer loss's projection heads are treated (see ``NLCLObjective``).
 LAYER_HEAD_MODES = ('learned', 'frozen')
@@ -151,9 +148,6 @@ class NLCLObjective(nn.Module):
         super().__init__()
         if disc_input not in DISC_INPUTS:
             raise ValueError(f'disc_input must be one of {DISC_INPUTS}, got {disc_input!r}')
-        if disc_augment not in DISC_AUGMENTS:
-            raise ValueError(f'disc_augment must be one of {DISC_AUGMENTS}, got '
-                             f'{disc_augment!r}')
         if layer_heads not in LAYER_HEAD_MODES:
             raise ValueError(f'layer_heads must be one of {LAYER_HEAD_MODES}, got '
                              f'{layer_heads!r}')
@@ -202,9 +196,8 @@ class NLCLObjective(nn.Module):
                           GrayToneAndDetail(detail_sigma) if disc_input == 'gray_tone_detail' else
                           GrayStreakLight(*disc_streak) if disc_input == 'gray_streak_light' else
                           DetailLayer(detail_sigma, gray=disc_input == 'gray_detail'))
-        self.disc_augment = disc_augment
         # applied to D's scored inputs in training mode only (no parameters)
-        self.disc_augmenter = DihedralAugment() if disc_augment == 'dihedral' else None
+        self.disc_augmenter = build_disc_augment(disc_augment)
         for name in self.frozen_heads():
             getattr(self, name).requires_grad_(False)
 
