@@ -451,3 +451,39 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert 'DistributedDataParallel - NLCLGenerator' in out
     assert len(re.findall(r'Validation nlcl_demo_test', out)) == 2
     assert osp.isfile(osp.join(root, 'experiments', 'nlcl_demo', 'models', 'net_objective_4.pth'))
+
+
+def test_dataset_prepares_the_demo_layout_it_is_given(tmp_path):
+    """``prepare_demo`` with ``demo_layout: same_places`` builds the same-places demo data
+    in the parent of ``dataroot_rainy``; an unknown layout is refused."""
+    root = tmp_path / 'sp'
+    opt = dict(name='t', phase='train', dataroot_rainy=str(root / 'train_rainy'),
+               dataroot_clean=str(root / 'train_clean'), prepare_demo=True,
+               demo_layout='same_places', crop_size=64)
+    ds = UnpairedRainImageDataset(opt)
+    assert (len(ds.rainy_paths), len(ds.clean_paths)) == (48, 22)
+    assert '"layout": "same_places"' in (root / 'manifest.json').read_text()
+    with pytest.raises(ValueError, match='layout'):
+        UnpairedRainImageDataset(dict(opt, demo_layout='checkers'))
+
+
+def test_same_places_yaml_is_the_mmagic_config():
+    """configs/basicsr/nlcl_demo_same_places.yml sets what configs/nlcl_demo_same_places.py
+    sets: G_B's form, the losses' weights, the schedule, the seed and the data layout."""
+    import yaml
+    from mmengine.config import Config
+    with open(osp.join(REPO, 'configs', 'basicsr', 'nlcl_demo_same_places.yml')) as f:
+        opt = yaml.safe_load(f)
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'nlcl_demo_same_places.py'))
+    gen = {k: v for k, v in cfg.model.generator.items() if k != 'type'}
+    yml = {k: v for k, v in opt['network_g'].items() if k != 'type'}
+    assert {k: gen.get(k) for k in yml} == yml and yml['thin_light_init'] == 0.2
+    train = opt['train']
+    assert train['loc_opt']['loss_weight'] == cfg.model.loc_loss.loss_weight == 0.0
+    assert train['identity_opt'] == dict(cfg.model.identity_loss)
+    assert train['total_iter'] == cfg.train_cfg.max_iters == 1200
+    assert train['scheduler']['decay_iter'] == cfg.decay_iters
+    assert opt['manual_seed'] == cfg.randomness.seed
+    data = opt['datasets']['train']
+    assert data['demo_layout'] == cfg.train_dataloader.dataset.demo_layout == 'same_places'
+    assert osp.dirname(data['dataroot_rainy']) == cfg.train_dataloader.dataset.data_root

@@ -219,3 +219,113 @@ def test_data_version_of_a_folder_or_its_split(built, tmp_path):
     assert demo_data.data_version_of(str(tmp_path)) is None
     (tmp_path / 'manifest.json').write_text('{"version": "x"}')
     assert demo_data.data_version_of(str(tmp_path / 'sub')) is None
+
+
+@pytest.fixture(scope='module')
+def same_places(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('demo_sp') / 'nlcl_demo_same_places')
+    return prepare_demo_data(root, layout='same_places')
+
+
+def _reference_photo(name):
+    """The source photograph read with its package's own loader (no resizing needed:
+    these three have a short side <= 512)."""
+    import skimage.data
+    import sklearn.datasets
+    if name == 'china':
+        return sklearn.datasets.load_sample_image('china.jpg')
+    if name == 'motorcycle_left':
+        return skimage.data.stereo_motorcycle()[0]
+    return getattr(skimage.data, name)()
+
+
+def test_same_places_cells_share_no_pixel_and_tile_each_photograph(same_places):
+    """Rainy and clean cells of one photograph never overlap, alternate as a
+    checkerboard and together tile the centred grid; each cell is that photograph's
+    pixels (read with the packages' own loaders), each rainy cell rendered twice."""
+    from nlcl_plugin.data.demo_data import SAME_PLACES_SOURCES
+    with open(same_places['manifest']) as f:
+        manifest = json.load(f)
+    assert manifest['layout'] == 'same_places'
+    assert manifest['sources']['train_rainy'] == manifest['sources']['train_clean'] == \
+        list(SAME_PLACES_SOURCES)
+    train = [e for e in manifest['images'] if e['split'] != 'test']
+    assert {e['source'] for e in train} == set(SAME_PLACES_SOURCES)
+    for name in SAME_PLACES_SOURCES:
+        photo = _reference_photo(name)
+        h, w = photo.shape[:2]
+        owner = np.zeros((h, w), int)  # 1 rainy, 2 clean, 3 both
+        renders = {}
+        for e in (e for e in train if e['source'] == name):
+            top, left, ch, cw = e['crop_top_left_hw']
+            assert ch == cw == 128
+            bit = 1 if e['split'] == 'train_rainy' else 2
+            if bit == 1:
+                renders[(top, left)] = renders.get((top, left), 0) + 1
+                cell = cv2.imread(osp.join(same_places['root'], e['target']))[:, :, ::-1]
+            else:
+                assert osp.basename(e['file']).startswith(f'clean_{name}_')
+                cell = cv2.imread(osp.join(same_places['root'], e['file']))[:, :, ::-1]
+            np.testing.assert_array_equal(cell, photo[top:top + ch, left:left + cw])
+            owner[top:top + ch, left:left + cw] |= bit
+        assert not (owner == 3).any()
+        assert set(renders.values()) == {2}
+        rows, cols = h // 128, w // 128
+        top0, left0 = (h % 128) // 2, (w % 128) // 2
+        grid = owner[top0:top0 + rows * 128, left0:left0 + cols * 128]
+        assert (grid > 0).all() and (owner > 0).sum() == grid.size
+        colours = grid[::128, ::128]
+        for r in range(rows):
+            for c in range(cols):
+                assert colours[r, c] == (1 if (r + c) % 2 == 0 else 2)
+
+
+def test_same_places_rainy_cells_are_their_recorded_scenes(same_places):
+    """Each rainy cell is re-rendered exactly from its recorded entropy and scene, in a
+    training kind; the test split is the photos layout's, byte for byte."""
+    from nlcl_plugin.data.rain_kinds import TRAIN_KINDS, sample_training_kind
+    from nlcl_plugin.data.rain_renderer import RainScene, render_scene
+    with open(same_places['manifest']) as f:
+        entries = json.load(f)['images']
+    rainy = [e for e in entries if e['split'] == 'train_rainy']
+    assert len(rainy) == len(_pngs(same_places['train_rainy']))
+    assert {e['rain_kind'] for e in rainy} <= set(TRAIN_KINDS)
+    for entry in rainy[::5]:
+        rng = np.random.default_rng(entry['seed'])
+        kind, scene = sample_training_kind(rng)
+        assert kind == entry['rain_kind'] and scene == RainScene.from_dict(entry['rain'])
+        clean = cv2.imread(osp.join(same_places['root'], entry['target']))[:, :, ::-1]
+        expected, _ = render_scene(np.ascontiguousarray(clean), scene, seed=rng)
+        got = cv2.imread(osp.join(same_places['root'], entry['file']))[:, :, ::-1]
+        assert np.array_equal(got, expected)
+    assert demo_data.rain_kinds(same_places['root'])[osp.basename(rainy[0]['file'])] == \
+        rainy[0]['rain_kind']
+
+
+def test_same_places_test_split_is_the_demo_one(same_places, built):
+    names = _pngs(built['test_input'])
+    assert _pngs(same_places['test_input']) == names
+    for sub in ('test_input', 'test_target'):
+        for name in names:
+            with open(osp.join(built[sub], name), 'rb') as a, \
+                    open(osp.join(same_places[sub], name), 'rb') as b:
+                assert a.read() == b.read(), (sub, name)
+
+
+def test_layout_is_part_of_what_is_up_to_date(tmp_path):
+    """A folder built with one layout is rebuilt when asked for the other; an unknown
+    layout is refused by the function and by the command line."""
+    root = str(tmp_path / 'demo')
+    paths = prepare_demo_data(root, layout='same_places')
+    assert demo_data._manifest_matches(root, 0, 'same_places')
+    assert not demo_data._manifest_matches(root, 0, 'photos')
+    prepare_demo_data(root)
+    with open(paths['manifest']) as f:
+        assert 'layout' not in json.load(f)
+    assert len(_pngs(paths['train_clean'])) == 36
+    with pytest.raises(ValueError, match='layout'):
+        prepare_demo_data(root, layout='checkers')
+    out = subprocess.run(
+        [sys.executable, '-m', 'nlcl_plugin.data.demo_data', '--root', root, '--layout', 'x'],
+        capture_output=True, text=True)
+    assert out.returncode == 2 and '--layout' in out.stderr

@@ -124,3 +124,38 @@ def test_figure_shows_each_output_over_its_detail_error(tmp_path):
     assert cv2.imread(path).shape == (24 + 2 * 16 + 2 * 15, 3 * 20, 3)
     with pytest.raises(SystemExit):  # one label per output folder
         error_bands_tool.main(['--root', str(tmp_path), '--outputs', str(out), '--labels', 'a', 'b'])
+
+
+def test_outputs_per_rain_kind_on_demo_data(tmp_path, capsys):
+    """Where a demo manifest records each image's kind, every score is also averaged per
+    kind: an output equal to the clean image takes all of its kind's streak layer, one
+    equal to the rainy image none."""
+    import json
+    rng = np.random.default_rng(3)
+    checker = (np.indices((32, 32)).sum(0) % 2 * 2 - 1)[..., None] * 8
+    out = tmp_path / 'model'
+    out.mkdir()
+    images = []
+    for name, kind, kept in (('a.png', 'drops', False), ('b.png', 'layered', True),
+                             ('c.png', 'layered', True)):
+        clean = rng.integers(60, 190, (32, 32, 3)).astype(np.uint8)
+        rainy = (clean.astype(int) + checker).astype(np.uint8)
+        write_pair(tmp_path, name, rainy, clean)
+        cv2.imwrite(str(out / name), (rainy if kept else clean)[..., ::-1])
+        images.append(dict(file=f'input/{name}', rain_kind=kind))
+    (tmp_path / 'manifest.json').write_text(json.dumps(dict(images=images)))
+    assert error_bands_tool.main(['--root', str(tmp_path), '--sigmas', '3', '--outputs',
+                                  str(out), '--json', str(tmp_path / 'r.json')]) == 0
+    text = capsys.readouterr().out
+    assert 'Per rain kind' in text and '| layered | drops |' in text
+    per_kind = json.loads((tmp_path / 'r.json').read_text())['outputs'][str(out)]['per_kind']
+    assert list(per_kind) == ['layered', 'drops']  # the kinds' own order
+    assert per_kind['drops']['detail_projection'] == pytest.approx(1.0)
+    assert per_kind['layered']['detail_projection'] == pytest.approx(0.0, abs=1e-9)
+    assert per_kind['layered']['images'] == 2
+    input_psnr = np.mean([y_metrics(cv2.imread(str(tmp_path / 'input' / n))[..., ::-1],
+                                    cv2.imread(str(tmp_path / 'target' / n))[..., ::-1])[0]
+                          for n in ('b.png', 'c.png')])
+    assert per_kind['layered']['psnr'] == pytest.approx(input_psnr)
+    assert f"0.0 % / 0.0 % / {input_psnr:.2f}" in text
+    assert f'| input O | {input_psnr:.2f} |' in text

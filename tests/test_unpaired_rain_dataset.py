@@ -229,3 +229,20 @@ def test_demo_datasets_build_the_demo_data(tmp_path):
         osp.basename(item['data_samples'].gt_path)
     with pytest.raises(ValueError, match='demo_root'):
         DATASETS.build(dict(type='DemoPairedRainDataset', data_root=root))
+
+
+def test_demo_datasets_build_the_layout_the_config_names(tmp_path):
+    """configs/nlcl_demo_same_places.py's datasets build the same-places layout (clean
+    cells of the rainy photographs, no other photograph) and the demo's test split."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                                   'configs', 'nlcl_demo_same_places.py'))
+    root = str(tmp_path / 'sp')
+    ds = dict(cfg.train_dataloader.dataset, data_root=root, pipeline=pipeline())
+    with DefaultScope.overwrite_default_scope('mmagic'):
+        train = DATASETS.build(ds)
+        test = DATASETS.build(dict(cfg.test_dataloader.dataset, data_root=root + '/test'))
+    assert (train.num_rainy, train.num_clean) == (48, 22)
+    assert {osp.basename(p).split('_')[1] for p in train._clean_paths} == \
+        {'astronaut', 'motorcycle', 'china'}
+    assert len(test) == 20

@@ -35,8 +35,31 @@ import sys
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from nlcl_plugin.data.rain_kinds import HELD_OUT_KINDS, RAIN_KINDS  # noqa: E402
 from nlcl_plugin.evaluation.error_bands import (band_figure, measure,  # noqa: E402
                                                 measure_outputs)
+from nlcl_plugin.evaluation.per_kind import kinds_of_folder, per_kind_means  # noqa: E402
+
+#: What the per-kind table shows of each output, in this order.
+KIND_SCORES = ('detail_projection', 'detail_removed', 'psnr')
+
+
+def _print_per_kind(labels, removed, inputs_psnr):
+    """Per rain kind (the demo manifest's): streak layer taken away, detail-band error
+    removed and PSNR of each output, below the input's PSNR."""
+    order = list(next(iter(removed.values()))['per_kind'])
+    if not order:  # no output image has a recorded kind
+        return
+    print('\nPer rain kind (streak layer taken away / detail-band error removed / PSNR; '
+          '* held out of training)')
+    print('| outputs | ' + ' | '.join(k + ('*' if k in HELD_OUT_KINDS else '')
+                                      for k in order) + ' |')
+    print('| --- |' + ' ---: |' * len(order))
+    print('| input O | ' + ' | '.join(f"{inputs_psnr[k]['psnr']:.2f}" for k in order) + ' |')
+    for label, r in zip(labels, removed.values()):
+        cells = [f"{100 * m['detail_projection']:.1f} % / {100 * m['detail_removed']:.1f} % / "
+                 f"{m['psnr']:.2f}" for m in (r['per_kind'][k] for k in order)]
+        print(f'| {label} | ' + ' | '.join(cells) + ' |')
 
 
 def main(argv=None):
@@ -79,9 +102,14 @@ def main(argv=None):
     for row in rows + [mean]:
         print(f'| {row["name"]} | ' + ' | '.join(f'{row[c]:.2f}' for c in cols) + ' |')
     removed = {}
+    kinds = kinds_of_folder(inputs)
     for folder in args.outputs:
         out_rows, out_mean = measure_outputs(inputs, targets, folder)
         removed[folder] = dict(rows=out_rows, mean=out_mean)
+        if kinds:
+            names = [r['name'] for r in out_rows]
+            scores = {k: [r[k] for r in out_rows] for k in KIND_SCORES}
+            removed[folder]['per_kind'] = per_kind_means(names, scores, kinds, RAIN_KINDS)
     if args.outputs:
         print('\nWhat each model removed: the share of the input\'s error (Y) gone from its '
               'output, in the detail band (streaks) and the base band (haze, tone), sigma 3')
@@ -94,6 +122,10 @@ def main(argv=None):
             print(f"| {label} | {m['psnr']:.2f} | {m['ssim']:.4f} | "
                   f"{100 * m['detail_removed']:.1f} % | {100 * m['base_removed']:.1f} % | "
                   f"{100 * m['detail_projection']:.1f} % |")
+        if kinds:
+            inputs_psnr = per_kind_means([r['name'] for r in rows],
+                                         {'psnr': [r['input'] for r in rows]}, kinds, RAIN_KINDS)
+            _print_per_kind(labels, removed, inputs_psnr)
     if args.figure:
         names = args.figure_images or sorted(os.listdir(inputs))[:2]
         band_figure(inputs, targets, args.outputs, args.labels or args.outputs, names,

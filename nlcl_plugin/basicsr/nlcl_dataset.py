@@ -104,6 +104,8 @@ class UnpairedRainImageDataset(data.Dataset):
             * ``prepare_demo`` (bool, optional): First build the built-in demo data
               (:func:`nlcl_plugin.data.demo_data.prepare_demo_data`) in the parent
               folder of ``dataroot_rainy`` (a no-op when it is up to date).
+            * ``demo_layout`` (str, optional): With ``prepare_demo``, the layout of its
+              training folders, ``photos`` (default) or ``same_places``.
             * ``io_backend`` (dict, optional): Only ``{type: disk}`` is supported.
             * ``phase``, ``name``: Set by BasicSR.
 
@@ -138,7 +140,8 @@ class UnpairedRainImageDataset(data.Dataset):
         self.random_partner = opt.get('phase', 'train') == 'train'
         if opt.get('prepare_demo', False):
             from ..data.demo_data import prepare_demo_data
-            prepare_demo_data(osp.dirname(osp.abspath(self.rainy_folder)))
+            prepare_demo_data(osp.dirname(osp.abspath(self.rainy_folder)),
+                              layout=opt.get('demo_layout', 'photos'))
         self.unreadable = {}  # path -> reason, files skipped at load (per process)
         self._noted = set()  # conversion kinds already logged (per process)
         self.rainy_paths = self._scan('dataroot_rainy', self.rainy_folder)

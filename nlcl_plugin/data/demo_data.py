@@ -23,6 +23,16 @@ appears in two splits:
   layout MMagic's ``BasicImageDataset`` reads with
   ``data_prefix=dict(img='input', gt='target')``.
 
+With ``layout='same_places'`` the clean folder comes from the same places as the rainy
+one instead of other photographs: *astronaut*, *motorcycle_left* and *china* (the right
+stereo view is left out: it shows the left one's scene) are each cut into a grid of
+128x128 cells laid as a checkerboard. The cells of one colour are the rainy crops (each
+rendered twice, in kinds drawn as above, ``rain_<photo>_<row><col>_<render>.png``), the
+cells of the other colour the clean crops (``clean_<photo>_<row><col>.png``). No pixel
+is shared, and both folders cover every part of every photograph, so the two folders
+differ by the rain and not by what the photographs show (docs/training.md 4.12). The
+test split is the same, byte for byte. Its default root is ``data/nlcl_demo_same_places``.
+
 The rain comes in kinds (:mod:`~nlcl_plugin.data.rain_kinds`): thin semi-transparent
 streaks in depth layers, crisp additive streaks, drops, and (held out of training, in
 the test split only) soft motion-blurred streaks blended like a screen; each scene is
@@ -37,7 +47,7 @@ version and seed, every listed file present with its recorded size) returns at o
 Command line::
 
     python -m nlcl_plugin.data.demo_data --root data/nlcl_demo [--force] [--seed 0]
-        [--kinds-figure docs/figures/rain_kinds.jpg]
+        [--layout photos|same_places] [--kinds-figure docs/figures/rain_kinds.jpg]
 """
 from __future__ import annotations
 
@@ -59,8 +69,8 @@ from ..image_io import read_image
 from .rain_kinds import RAIN_KINDS, sample_kind, sample_training_kind
 from .rain_renderer import render_scene
 
-__all__ = ['DEMO_DATA_VERSION', 'DEMO_SOURCES', 'PHOTO_FILES', 'prepare_demo_data', 'rain_kinds',
-           'data_version_of', 'main']
+__all__ = ['DEMO_DATA_VERSION', 'DEMO_SOURCES', 'LAYOUTS', 'PHOTO_FILES', 'SAME_PLACES_SOURCES',
+           'prepare_demo_data', 'rain_kinds', 'data_version_of', 'main']
 
 #: Bump whenever the generated content would change (sources, crops, renderer).
 DEMO_DATA_VERSION = 4
@@ -85,6 +95,16 @@ DEMO_SOURCES = {
     'train_clean': ('coffee', 'grace_hopper', 'flower'),
     'test': ('chelsea', 'rocket'),
 }
+#: How the training folders are drawn: ``'photos'``, rainy and clean crops of different
+#: photographs (:data:`DEMO_SOURCES`); ``'same_places'``, checkerboard cells of the same
+#: photographs (:data:`SAME_PLACES_SOURCES`).
+LAYOUTS = ('photos', 'same_places')
+SAME_PLACES_SOURCES = ('astronaut', 'motorcycle_left', 'china')
+SAME_PLACES_CELL = 128
+RENDERS_PER_CELL = 2
+#: Added to the master seed in each rainy cell's entropy ``[2026 + seed, photo, row,
+#: column, render]``; seed 0 gives the cells measured in docs/training.md 4.12.
+SAME_PLACES_ENTROPY = 2026
 CROPS_PER_TRAIN_PHOTO = 12
 TRAIN_CROP_RANGE = (256, 352)  # inclusive, multiples of 8
 TEST_CROP = 256
@@ -108,8 +128,19 @@ def _paths(root: str) -> Dict[str, str]:
     }
 
 
-def _header(seed: int) -> dict:
-    return {'generator': GENERATOR, 'version': DEMO_DATA_VERSION, 'seed': seed}
+def _header(seed: int, layout: str = 'photos') -> dict:
+    header = {'generator': GENERATOR, 'version': DEMO_DATA_VERSION, 'seed': seed}
+    if layout != 'photos':  # the default layout's manifests predate the key
+        header['layout'] = layout
+    return header
+
+
+def _sources(layout: str) -> Dict[str, Tuple[str, ...]]:
+    """Which photographs feed which split under ``layout``."""
+    if layout == 'same_places':
+        return {'train_rainy': SAME_PLACES_SOURCES, 'train_clean': SAME_PLACES_SOURCES,
+                'test': DEMO_SOURCES['test']}
+    return dict(DEMO_SOURCES)
 
 
 def _package_image_dir(package: str) -> str:
@@ -186,14 +217,67 @@ def _crop(img: np.ndarray, box: Tuple[int, int, int, int]) -> np.ndarray:
     return np.ascontiguousarray(img[top:top + h, left:left + w])
 
 
-def _build(staging: str, seed: int) -> List[dict]:
+def _build(staging: str, seed: int, layout: str = 'photos') -> List[dict]:
     """Write all splits under ``staging``; return the per-image manifest entries."""
-    entries = []
     for split in SUBDIRS:
         os.makedirs(osp.join(staging, split), exist_ok=True)
     os.makedirs(osp.join(staging, 'test', 'input'))
     os.makedirs(osp.join(staging, 'test', 'target'))
+    if layout == 'same_places':
+        entries = _build_same_places_training(staging, seed)
+    else:
+        entries = _build_photos_training(staging, seed)
+    return entries + _build_test(staging, seed)
 
+
+def _rainy_entry(staging: str, source: str, box, item_seed, base: str, clean: np.ndarray,
+                 rng: np.random.Generator) -> dict:
+    """Write a rainy training crop (its kind and rain drawn from ``rng``) and its
+    rain-free twin ``clean``; return its manifest entry."""
+    entry = {'split': 'train_rainy', 'source': source, 'crop_top_left_hw': list(box),
+             'seed': item_seed, 'target': f'train_target/{base}'}
+    entry['target_bytes'] = _write_png(osp.join(staging, entry['target']), clean)
+    kind, scene = sample_training_kind(rng)
+    rainy, _ = render_scene(clean, scene, seed=rng)
+    entry.update(rain_kind=kind, rain=scene.as_dict(), file=f'train_rainy/{base}')
+    entry['bytes'] = _write_png(osp.join(staging, entry['file']), rainy)
+    return entry
+
+
+def _checkerboard_cells(shape: Sequence[int], cell: int) -> List[Tuple[int, int, int, int]]:
+    """``(row, col, top, left)`` of the ``cell`` x ``cell`` grid centred in ``shape``."""
+    h, w = shape[:2]
+    top, left = (h % cell) // 2, (w % cell) // 2
+    return [(r, c, top + r * cell, left + c * cell)
+            for r in range(h // cell) for c in range(w // cell)]
+
+
+def _build_same_places_training(staging: str, seed: int) -> List[dict]:
+    """The ``'same_places'`` training folders: checkerboard cells, rainy where
+    ``row + col`` is even (rendered :data:`RENDERS_PER_CELL` times), clean elsewhere."""
+    entries, cell = [], SAME_PLACES_CELL
+    for p_idx, name in enumerate(SAME_PLACES_SOURCES):
+        photo = _load_source(name)
+        for r, c, top, left in _checkerboard_cells(photo.shape, cell):
+            box = (top, left, cell, cell)
+            img = _crop(photo, box)
+            if (r + c) % 2:
+                rel = f'train_clean/clean_{name}_{r}{c}.png'
+                entries.append({'split': 'train_clean', 'source': name,
+                                'crop_top_left_hw': list(box), 'file': rel,
+                                'bytes': _write_png(osp.join(staging, rel), img)})
+                continue
+            for v in range(RENDERS_PER_CELL):
+                entropy = [SAME_PLACES_ENTROPY + seed, p_idx, r, c, v]
+                entries.append(_rainy_entry(staging, name, box, entropy,
+                                            f'rain_{name}_{r}{c}_{v}.png', img,
+                                            np.random.default_rng(entropy)))
+    return entries
+
+
+def _build_photos_training(staging: str, seed: int) -> List[dict]:
+    """The ``'photos'`` training folders: random crops of :data:`DEMO_SOURCES`."""
+    entries = []
     for split, prefix in (('train_rainy', 'rain'), ('train_clean', 'clean')):
         for p_idx, name in enumerate(DEMO_SOURCES[split]):
             photo = _load_source(name)
@@ -202,21 +286,20 @@ def _build(staging: str, seed: int) -> List[dict]:
                 rng = np.random.default_rng(item_seed)
                 box = _random_crop_box(rng, photo.shape)
                 img = _crop(photo, box)
-                entry = {'split': split, 'source': name, 'crop_top_left_hw': list(box),
-                         'seed': item_seed}
                 base = f'{prefix}_{name}_{k:02d}.png'
                 if split == 'train_rainy':
-                    entry['target'] = f'train_target/{base}'
-                    entry['target_bytes'] = _write_png(osp.join(staging, entry['target']), img)
-                    kind, scene = sample_training_kind(rng)
-                    img, _ = render_scene(img, scene, seed=rng)
-                    entry['rain_kind'] = kind
-                    entry['rain'] = scene.as_dict()
+                    entries.append(_rainy_entry(staging, name, box, item_seed, base, img, rng))
+                    continue
                 rel = f'{split}/{base}'
-                entry['file'] = rel
-                entry['bytes'] = _write_png(osp.join(staging, rel), img)
-                entries.append(entry)
+                entries.append({'split': split, 'source': name, 'crop_top_left_hw': list(box),
+                                'seed': item_seed, 'file': rel,
+                                'bytes': _write_png(osp.join(staging, rel), img)})
+    return entries
 
+
+def _build_test(staging: str, seed: int) -> List[dict]:
+    """The paired test split (the same under every layout)."""
+    entries = []
     for p_idx, name in enumerate(DEMO_SOURCES['test']):
         photo = _load_source(name)
         for k, box in enumerate(_test_crop_boxes(photo.shape)):
@@ -280,11 +363,11 @@ def data_version_of(folder: str) -> Optional[int]:
     return None
 
 
-def _manifest_matches(root: str, seed: int) -> bool:
+def _manifest_matches(root: str, seed: int, layout: str = 'photos') -> bool:
     """True when ``root/manifest.json`` matches this generator and every file is there."""
     manifest = _read_manifest(root)
-    if not isinstance(manifest, dict) or any(
-            manifest.get(k) != v for k, v in _header(seed).items()):
+    if not isinstance(manifest, dict) or manifest.get('layout', 'photos') != layout or any(
+            manifest.get(k) != v for k, v in _header(seed, layout).items()):
         return False
     try:
         for entry in manifest['images']:
@@ -316,7 +399,8 @@ def _lock(root: str) -> Iterator[None]:
 def prepare_demo_data(root: str = 'data/nlcl_demo',
                       force: bool = False,
                       seed: int = DEFAULT_SEED,
-                      verbose: bool = False) -> Dict[str, str]:
+                      verbose: bool = False,
+                      layout: str = 'photos') -> Dict[str, str]:
     """Build the demo data under ``root`` unless an up-to-date build is already there.
 
     Args:
@@ -326,6 +410,9 @@ def prepare_demo_data(root: str = 'data/nlcl_demo',
         force (bool): Rebuild even when the manifest matches.
         seed (int): Master seed of every crop position and rain parameter.
         verbose (bool): Print a one-line summary after a build.
+        layout (str): How the training folders are drawn, one of :data:`LAYOUTS`:
+            ``'photos'`` (rainy and clean crops of different photographs) or
+            ``'same_places'`` (checkerboard cells of the same photographs).
 
     Returns:
         dict[str, str]: Absolute paths: ``root``, ``train_rainy``, ``train_clean``,
@@ -333,19 +420,21 @@ def prepare_demo_data(root: str = 'data/nlcl_demo',
         ``test``, ``test_input``, ``test_target`` and ``manifest``.
 
     Raises:
-        ValueError: ``seed`` is not a non-negative int.
+        ValueError: ``seed`` is not a non-negative int, or ``layout`` is unknown.
         FileNotFoundError: A source photograph is missing from the scikit-image install.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f'seed must be a non-negative int, got {seed!r}')
+    if layout not in LAYOUTS:
+        raise ValueError(f'layout must be one of {LAYOUTS}, got {layout!r}')
     seed = int(seed)
     root = osp.abspath(os.fspath(root))
     paths = _paths(root)
-    if not force and _manifest_matches(root, seed):
+    if not force and _manifest_matches(root, seed, layout):
         return paths
     os.makedirs(root, exist_ok=True)
     with _lock(root):
-        if not force and _manifest_matches(root, seed):  # built by a concurrent process
+        if not force and _manifest_matches(root, seed, layout):  # built concurrently
             return paths
         for stale in os.listdir(root):  # left over by an interrupted build
             if stale.startswith('.staging-'):
@@ -353,7 +442,7 @@ def prepare_demo_data(root: str = 'data/nlcl_demo',
         start = time.time()
         staging = tempfile.mkdtemp(prefix='.staging-', dir=root)
         try:
-            entries = _build(staging, seed)
+            entries = _build(staging, seed, layout)
             manifest_path = paths['manifest']
             if osp.exists(manifest_path):
                 os.remove(manifest_path)  # from here on the folder does not look complete
@@ -365,12 +454,12 @@ def prepare_demo_data(root: str = 'data/nlcl_demo',
             import matplotlib
             import skimage
             import sklearn
-            manifest = dict(_header(seed))
+            manifest = dict(_header(seed, layout))
             manifest.update({
                 'package_versions': dict(scikit_image=skimage.__version__,
                                          scikit_learn=sklearn.__version__,
                                          matplotlib=matplotlib.__version__),
-                'sources': {k: list(v) for k, v in DEMO_SOURCES.items()},
+                'sources': {k: list(v) for k, v in _sources(layout).items()},
                 'images': entries,
             })
             tmp = f'{manifest_path}.tmp-{os.getpid()}'
@@ -435,14 +524,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--root', default='data/nlcl_demo', help='output folder')
     parser.add_argument('--force', action='store_true', help='rebuild even if up to date')
     parser.add_argument('--seed', type=int, default=DEFAULT_SEED, help='master seed')
+    parser.add_argument('--layout', choices=LAYOUTS, default='photos',
+                        help='training folders from different photographs (photos) or '
+                        'checkerboard cells of the same ones (same_places)')
     parser.add_argument('--kinds-figure', metavar='OUT',
                         help='also write a picture of the rain kinds on two test crops')
     args = parser.parse_args(argv)
     if args.seed < 0:
         parser.error(f'--seed must be >= 0, got {args.seed}')
     manifest = _paths(osp.abspath(args.root))['manifest']
-    was_current = not args.force and _manifest_matches(osp.abspath(args.root), args.seed)
-    paths = prepare_demo_data(args.root, force=args.force, seed=args.seed, verbose=True)
+    was_current = not args.force and _manifest_matches(osp.abspath(args.root), args.seed,
+                                                       args.layout)
+    paths = prepare_demo_data(args.root, force=args.force, seed=args.seed, verbose=True,
+                              layout=args.layout)
     if was_current:
         print(f'demo data under {paths["root"]} is up to date ({manifest}); '
               'use --force to rebuild')

@@ -33,14 +33,16 @@ class DemoUnpairedRainDataset(UnpairedRainDataset):
         data_root (str): Demo data folder (built there if missing or out of date).
             Defaults to ``'data/nlcl_demo'``.
         demo_seed (int): Master seed of the demo data.
+        demo_layout (str): How its training folders are drawn: ``'photos'`` or
+            ``'same_places'`` (:data:`nlcl_plugin.data.demo_data.LAYOUTS`).
         **kwargs: Passed to :class:`UnpairedRainDataset`.
     """
 
     METAINFO = dict(dataset_type='nlcl_demo', task_name='deraining')
 
     def __init__(self, data_root: str = 'data/nlcl_demo', demo_seed: int = DEFAULT_SEED,
-                 **kwargs) -> None:
-        prepare_demo_data(data_root, seed=demo_seed)
+                 demo_layout: str = 'photos', **kwargs) -> None:
+        prepare_demo_data(data_root, seed=demo_seed, layout=demo_layout)
         super().__init__(data_root=data_root, **kwargs)
 
 
@@ -58,6 +60,8 @@ class DemoPairedRainDataset(CheckedImageDataset):
         demo_root (str, optional): The demo data folder to build; defaults to the parent
             of ``data_root`` (which must then be named ``test``).
         demo_seed (int): Master seed of the demo data.
+        demo_layout (str): The layout of its training folders (the test split is the
+            same under every layout).
         **kwargs: Passed to ``CheckedImageDataset``.
 
     Raises:
@@ -72,6 +76,7 @@ class DemoPairedRainDataset(CheckedImageDataset):
                  pipeline: Optional[Sequence[Union[dict, Callable]]] = None,
                  demo_root: Optional[str] = None,
                  demo_seed: int = DEFAULT_SEED,
+                 demo_layout: str = 'photos',
                  **kwargs) -> None:
         if demo_root is None:
             norm = osp.normpath(str(data_root))
@@ -81,7 +86,7 @@ class DemoPairedRainDataset(CheckedImageDataset):
                     "folder '<demo root>/test'; set the config key demo_root to the demo "
                     'data folder')
             demo_root = osp.dirname(norm)
-        prepare_demo_data(demo_root, seed=demo_seed)
+        prepare_demo_data(demo_root, seed=demo_seed, layout=demo_layout)
         super().__init__(
             data_root=data_root,
             data_prefix=dict(data_prefix or dict(img='input', gt='target')),

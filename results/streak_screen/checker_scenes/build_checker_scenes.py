@@ -9,6 +9,9 @@ cover every part of every photograph, so their contents have the same distributi
 (the same-scene folders of 4.10 took left halves against right halves).
 
     .venv/bin/python results/streak_screen/checker_scenes/build_checker_scenes.py work_dirs/checker_scenes
+
+The demo data's layout ``same_places`` (``nlcl_plugin/data/demo_data.py``, master seed 0)
+builds the same cells, byte for byte, with a manifest.
 """
 import json
 import os
