@@ -167,8 +167,8 @@ SHIPPED = sorted(glob.glob(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__
 
 
 @pytest.mark.skipif(not SHIPPED, reason='no shipped model in model_zoo/')
-def test_shipped_model_derains_through_the_tool(repo_root, tmp_path):
-    path = SHIPPED[0]
+@pytest.mark.parametrize('path', SHIPPED, ids=[osp.basename(p) for p in SHIPPED])
+def test_shipped_model_derains_through_the_tool(repo_root, tmp_path, path):
     state = torch.load(path, map_location='cpu', weights_only=True)
     meta = state['meta']
     assert {'config', 'iter', 'seed', 'command'} <= set(meta)

@@ -2,7 +2,8 @@
 """Evaluate a demo training run side by side with the shipped model and the authors' G_B.
 
     python tools/demo_report.py configs/nlcl_demo.py work_dirs/nlcl_demo [--checkpoint CKPT]
-        [--shipped model_zoo/nlcl_demo_s2022/nlcl_demo_s2022.pth] [--official-dir DIR]
+        [--shipped model_zoo/nlcl_demo_same_places_s2022/nlcl_demo_same_places_s2022.pth]
+        [--official-dir DIR]
 
 On the paired demo test split it reports PSNR/SSIM on the Y channel (MMagic's functions)
 of, side by side:
@@ -34,7 +35,8 @@ from nlcl_plugin.evaluation.report import (BAND_KEYS, derainer_for,  # noqa: E40
                                            official_checkpoint, print_per_kind,
                                            write_pictures)
 
-DEFAULT_SHIPPED = osp.join(REPO, 'model_zoo', 'nlcl_demo_s2022', 'nlcl_demo_s2022.pth')
+DEFAULT_SHIPPED = osp.join(REPO, 'model_zoo', 'nlcl_demo_same_places_s2022',
+                           'nlcl_demo_same_places_s2022.pth')
 
 
 def main(argv=None):
@@ -43,8 +45,8 @@ def main(argv=None):
     p.add_argument('work_dir')
     p.add_argument('--checkpoint', help='default: the latest checkpoint in WORK_DIR')
     p.add_argument('--shipped', default=DEFAULT_SHIPPED,
-                   help='the shipped model (default model_zoo/nlcl_demo_s2022/'
-                   'nlcl_demo_s2022.pth; skipped if absent)')
+                   help='the shipped model (default model_zoo/nlcl_demo_same_places_s2022/'
+                   'nlcl_demo_same_places_s2022.pth, the best released; skipped if absent)')
     p.add_argument('--official-dir', help="folder with the authors' checkpoints/ "
                    '(default: $NLCL_OFFICIAL_DIR, then ../shared/official-nlcl)')
     p.add_argument('--raw-weights', action='store_true',
