@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..')))
 from nlcl_plugin.evaluation.error_bands import band_removal  # noqa: E402
+from nlcl_plugin.inference import image_to_tensor  # noqa: E402
 from nlcl_plugin.models.checkpoint import build_generator  # noqa: E402
 from nlcl_plugin.models.generator import light_removed  # noqa: E402
 from nlcl_plugin.models.streak_light import streak_light_of_thin  # noqa: E402
@@ -28,9 +29,7 @@ from nlcl_plugin.models.thin_light import white_top_hat  # noqa: E402
 
 def terms(net, x):
     """(free, streak, off) each (1, 3, H, W), in [-1, 1] units."""
-    out = x
-    for layer in net.layers:
-        out = layer(out)
+    out = net.forward_features(x, [net.num_layers - 1])[0]  # the last layer's
     z = out[:, :net.light_channels]
     whole = white_top_hat(x, net.thin_light_size)
     light = streak_light_of_thin(whole, net.streak_length)
@@ -49,7 +48,7 @@ def main():
     for name, kind in sorted(kinds.items()):
         rgb = cv2.imread(osp.join(rainy_dir, name))[:, :, ::-1]
         clean = cv2.imread(osp.join(target_dir, name))[:, :, ::-1].astype(np.float64)
-        x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+        x = image_to_tensor(rgb)
         with torch.no_grad():
             parts = terms(net, x)
         o = rgb.astype(np.float64)

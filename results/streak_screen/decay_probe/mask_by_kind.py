@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..')))
+from nlcl_plugin.inference import image_to_tensor  # noqa: E402
 from nlcl_plugin.models.checkpoint import build_generator  # noqa: E402
 from nlcl_plugin.models.streak_light import streak_light_of_thin  # noqa: E402
 from nlcl_plugin.models.thin_light import white_top_hat  # noqa: E402
@@ -24,11 +25,9 @@ from nlcl_plugin.models.thin_light import white_top_hat  # noqa: E402
 
 def stats(net, path):
     rgb = cv2.imread(path)[:, :, ::-1]
-    x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    x = image_to_tensor(rgb)
     with torch.no_grad():
-        out = x
-        for layer in net.layers:
-            out = layer(out)
+        out = net.forward_features(x, [net.num_layers - 1])[0]  # the last layer's
         m = net.thin_light_mask(out)
         m_o = net.off_streak_mask(out) if net.off_streak_light else torch.zeros_like(m)
         light = streak_light_of_thin(white_top_hat(x, net.thin_light_size), net.streak_length)
