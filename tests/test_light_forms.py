@@ -92,7 +92,9 @@ def test_bad_input_is_named(tmp_path):
     for bad in ('thin', 'streak:5', 'blob:3', 'thin:x'):
         with pytest.raises(ValueError, match='light form'):
             parse_form(bad)
-    assert parse_form('streak:7:21') == dict(size=7, length=21)
+    assert parse_form('streak:7:21') == dict(size=7, length=21, restore=0)
+    assert parse_form('streak:7:21:2') == dict(size=7, length=21, restore=2)
+    assert parse_form('thin:7') == dict(size=7, length=0, restore=0)
 
 
 def test_form_light_is_the_generators():
@@ -101,6 +103,9 @@ def test_form_light_is_the_generators():
     g = DecompositionGenerator(mid_channels=4, num_blocks=1, residual=True, removes_light=True,
                                thin_light_size=5, streak_length=11)
     torch.testing.assert_close(form_light(x, 5, 11), g.thin_light(x))
+    g = DecompositionGenerator(mid_channels=4, num_blocks=1, residual=True, removes_light=True,
+                               thin_light_size=5, streak_length=11, streak_restore=2)
+    torch.testing.assert_close(form_light(x, 5, 11, 2), g.thin_light(x))
 
 
 def test_tool_prints_the_table_and_writes_json(tmp_path, capsys):

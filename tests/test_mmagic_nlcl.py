@@ -81,6 +81,25 @@ def test_train_step_logs_finite_losses_and_grads_every_parameter(objective):
     assert logs['layer_floor_gap'] >= -1e-4
 
 
+def test_a_shallower_discriminator_trains_with_its_own_taps():
+    """``discriminator.num_layers=1`` (receptive field 18 px) with the layer loss on its
+    two conv taps; the default taps name the missing ones."""
+    torch.manual_seed(0)
+    cfg = tiny_model_cfg(disc_layers=(0, 3))
+    cfg['discriminator']['num_layers'] = 1
+    with DefaultScope.overwrite_default_scope('mmagic'):
+        model = MODELS.build(cfg)
+        optims = OPTIM_WRAPPER_CONSTRUCTORS.build(
+            dict(type='MultiOptimWrapperConstructor', optim_wrapper_cfg=optim_cfg()))(model)
+        logs = model.train_step(batch(), optims)
+        assert torch.isfinite(torch.as_tensor(logs['loss_layer']))
+        assert model.nlcl_objective.disc_layers == (0, 3)
+        cfg = tiny_model_cfg()
+        cfg['discriminator']['num_layers'] = 1
+        with pytest.raises(ValueError, match='objective.disc_layers'):
+            MODELS.build(cfg)
+
+
 def test_discriminator_warm_up_leaves_the_generators_alone():
     """``train_cfg.disc_init_steps=2``: two D-only iterations, then both steps."""
     torch.manual_seed(0)

@@ -68,6 +68,16 @@ def test_discriminator_counts_and_taps():
         torch.testing.assert_close(d.model[3](h), feats[2])
 
 
+def test_discriminator_taps_follow_its_depth():
+    d = PatchDiscriminator(num_layers=1, base_channels=8)
+    assert d.channels_of_taps((0, 3)) == (8, 16)
+    x = torch.randn(1, 3, 32, 32)
+    assert [f.shape[1] for f in d.forward_features(x, (0, 3))] == [8, 16]
+    with pytest.raises(ValueError, match=r'taps \[7, 11\].*num_layers=1.*\[0, 3\]'):
+        d.channels_of_taps((0, 3, 7, 11))
+    assert PatchDiscriminator().channels_of_taps((0, 3, 7, 11)) == (64, 128, 256, 512)
+
+
 def test_discriminator_init_and_blur():
     d = PatchDiscriminator()
     for m in d.modules():

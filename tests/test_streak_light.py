@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from nlcl_plugin.data.rain_renderer import motion_kernel
-from nlcl_plugin.models.generator import STREAK_LIGHT_MARKER
-from nlcl_plugin.models.streak_light import (STREAK_ANGLES, dominant_angle, line_offsets,
-                                             line_opening, streak_light)
+from nlcl_plugin.models.generator import STREAK_LIGHT_MARKER, STREAK_RESTORE_MARKER
+from nlcl_plugin.models.streak_light import (RESTORE_GAIN, STREAK_ANGLES, dominant_angle,
+                                             line_offsets, line_opening,
+                                             restored_streak_light, streak_light,
+                                             streak_light_of_thin)
 from nlcl_plugin.models.thin_light import white_top_hat
 from test_removes_light import assert_travels_with_the_weights
 from test_thin_light import _small, last_layer_output, removed_by_hand
@@ -155,6 +157,99 @@ def test_off_streak_light_travels_with_the_weights(tmp_path, tile):
     torch.nn.init.constant_(g_b.layers[-1].bias, 0.5)
     built = assert_travels_with_the_weights(g_b, tmp_path, tile)
     assert built.off_streak_light and built.options()['off_streak_light'] is True
+
+
+def _brute_restored(thin, streak, steps, gain):
+    """min(T, g S), then ``steps`` times: each pixel the largest of its in-image 3x3
+    neighbours, capped by T (explicit loops)."""
+    r = np.minimum(thin, gain * streak)
+    h, w = r.shape
+    for _ in range(steps):
+        grown = np.empty_like(r)
+        for y in range(h):
+            for x in range(w):
+                grown[y, x] = r[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].max()
+        r = np.minimum(grown, thin)
+    return r
+
+
+@pytest.mark.parametrize('steps', [0, 1, 3])
+def test_restored_streak_light_is_the_brute_force_growth(steps):
+    rng = np.random.default_rng(steps)
+    thin = rng.random((2, 3, 13, 11)).astype(np.float32)
+    streak = thin * (rng.random(thin.shape) < 0.2) * rng.random(thin.shape).astype(np.float32)
+    got = restored_streak_light(torch.from_numpy(thin), torch.from_numpy(streak), steps)
+    for n in range(2):
+        for c in range(3):
+            ref = _brute_restored(thin[n, c], streak[n, c], steps, RESTORE_GAIN)
+            np.testing.assert_allclose(got[n, c].numpy(), ref, rtol=0, atol=1e-6)
+    t, st = torch.from_numpy(thin), torch.from_numpy(streak)
+    assert (got >= st - 1e-7).all() and (got <= t + 1e-7).all()
+    with pytest.raises(ValueError, match='steps'):
+        restored_streak_light(t, st, -1)
+
+
+def test_restoring_gives_a_streak_its_sides_back_and_spares_far_texture():
+    """A 2-pixel anti-aliased streak at 19.5 degrees (between two candidate directions)
+    whose light rises along its length, and a bright dot far from it: the line opening
+    keeps a lowered core; the restored light holds the whole streak, and still not the dot."""
+    img = np.zeros((64, 64), np.float32)
+    cv2.line(img, (20, 8), (37, 56), 1.0, 2, cv2.LINE_AA)
+    img *= np.linspace(0.4, 1.0, 64, dtype=np.float32)[:, None]
+    img[30:32, 50:52] = 0.9  # a dot: thin light, not streak light
+    x = torch.from_numpy(img)[None, None].repeat(1, 3, 1, 1) * 2 - 1
+    thin = white_top_hat(x, 7)
+    plain = streak_light_of_thin(thin, 21)
+    on = torch.from_numpy(img > 0.05)[None, None].expand_as(thin).clone()
+    on[..., 30:32, 50:52] = False
+
+    def held(light):
+        return float(light[on].sum() / thin[on].sum())
+
+    assert held(plain) < 0.85
+    assert held(restored_streak_light(thin, plain, 1)) > 0.99
+    assert held(restored_streak_light(thin, plain, 2)) > 0.99
+    assert restored_streak_light(thin, plain, 2)[..., 30:32, 50:52].abs().max() == 0
+    assert thin[..., 30:32, 50:52].min() > 1.5
+
+
+def test_generator_takes_a_share_of_the_restored_streak_light():
+    """``streak_restore``: the mask (and the second mask on the rest) take shares of the
+    restored streak light, by hand; it needs the streak light."""
+    torch.manual_seed(10)
+    g = _small(zero_init_output=True, thin_light_size=5, streak_length=9, streak_restore=2,
+               off_streak_light=True)
+    x = torch.rand(2, 3, 20, 17) * 2 - 1
+    assert torch.equal(g(x), x) and 'streak_restore=2' in repr(g)
+    torch.nn.init.normal_(g.layers[-1].weight, std=0.5)
+    z = last_layer_output(g, x)
+
+    def removed(v):
+        return removed_by_hand(v, g.removal_sharpness)
+
+    thin = white_top_hat(x, 5)
+    s = restored_streak_light(thin, streak_light(x, 5, 9), 2).double()
+    ref = (x.double() - removed(z[:, :3]) - removed(z[:, 3:4]).clamp(max=1.0) * s
+           - removed(z[:, 4:5]).clamp(max=1.0) * (thin.double() - s))
+    torch.testing.assert_close(g(x).double(), ref, atol=1e-5, rtol=0)
+    torch.testing.assert_close(_small(thin_light_size=5, streak_length=9,
+                                      streak_restore=2).thin_light(x), s.float())
+    assert g.options()['streak_restore'] == 2
+    with pytest.raises(ValueError, match='streak_restore needs streak_length'):
+        _small(thin_light_size=5, streak_restore=2)
+    with pytest.raises(ValueError, match='streak_restore must be'):
+        _small(thin_light_size=5, streak_length=9, streak_restore=-1)
+    assert STREAK_RESTORE_MARKER not in _small(thin_light_size=5, streak_length=9).state_dict()
+
+
+@pytest.mark.parametrize('tile', [0, 5])
+def test_restored_streak_light_travels_with_the_weights(tmp_path, tile):
+    torch.manual_seed(11)
+    g_b = _small(thin_light_size=3, streak_length=7, streak_restore=2)
+    torch.nn.init.normal_(g_b.layers[-1].weight, std=0.1)
+    torch.nn.init.constant_(g_b.layers[-1].bias, 0.5)
+    built = assert_travels_with_the_weights(g_b, tmp_path, tile)
+    assert built.streak_restore == 2
 
 
 def test_the_discriminators_streak_light_view():

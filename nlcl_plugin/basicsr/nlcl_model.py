@@ -148,7 +148,7 @@ class NLCLModel(SRModel):
         disc = self.get_bare_model(self.net_d)
         settings = dict(train_opt.get('objective') or {})
         disc_layers = settings.get('disc_layers', (0, 3, 7, 11))
-        settings.setdefault('disc_channels', tuple(disc.tap_channels[i] for i in disc_layers))
+        settings.setdefault('disc_channels', disc.channels_of_taps(disc_layers))
         settings.setdefault('in_channels', disc.in_channels)
         settings.setdefault('gen_channels', self.get_bare_model(self.net_g).mid_channels)
 

@@ -3,7 +3,8 @@
 G_B with ``thin_light_size`` removes a share ``m`` (0..1, one per pixel, shared by the
 colour channels) of a fixed light ``L(O)`` of its input: the thin light ``T_k(O)``
 (:func:`~nlcl_plugin.models.thin_light.white_top_hat`) or the streak light
-``S_{k,L}(O)`` (:func:`~nlcl_plugin.models.streak_light.streak_light`). Before any
+``S_{k,L}(O)`` (:func:`~nlcl_plugin.models.streak_light.streak_light`), restored or not
+(:func:`~nlcl_plugin.models.streak_light.restored_streak_light`). Before any
 training, the rain-free twin B of a rainy crop O says how much of the rain such a form
 can hold:
 
@@ -32,27 +33,34 @@ SCORES = ('psnr', 'ssim', 'detail_projection', 'detail_removed', 'base_removed')
 
 def parse_form(text: str) -> Dict[str, int]:
     """``'thin:K'`` -> thin light of square K; ``'streak:K:L'`` -> streak light of square
-    K and line L (:func:`form_light`'s ``form``)."""
+    K and line L; ``'streak:K:L:N'`` -> the same restored over N steps (:func:`form_light`'s
+    keywords)."""
     parts = text.split(':')
     try:
         if parts[0] == 'thin' and len(parts) == 2:
-            return dict(size=int(parts[1]), length=0)
-        if parts[0] == 'streak' and len(parts) == 3:
-            return dict(size=int(parts[1]), length=int(parts[2]))
+            return dict(size=int(parts[1]), length=0, restore=0)
+        if parts[0] == 'streak' and len(parts) in (3, 4):
+            return dict(size=int(parts[1]), length=int(parts[2]),
+                        restore=int(parts[3]) if len(parts) == 4 else 0)
     except ValueError:
         pass
-    raise ValueError(f"a light form is 'thin:K' or 'streak:K:L' (odd integers), got {text!r}")
+    raise ValueError(f"a light form is 'thin:K', 'streak:K:L' or 'streak:K:L:N' (K and L odd, "
+                     f"N the restoring steps), got {text!r}")
 
 
-def form_light(x: torch.Tensor, size: int, length: int = 0) -> torch.Tensor:
+def form_light(x: torch.Tensor, size: int, length: int = 0, restore: int = 0) -> torch.Tensor:
     """The light the mask takes a share of: ``T_size(x)``, or ``S_{size,length}(x)`` when
-    ``length`` is set (as :meth:`DecompositionGenerator.thin_light` computes it).
-    (N, C, H, W) -> (N, C, H, W)."""
-    from ..models.streak_light import streak_light
+    ``length`` is set, restored over ``restore`` steps when that is set (as
+    :meth:`DecompositionGenerator.thin_light` computes it). (N, C, H, W) -> (N, C, H, W)."""
+    from ..models.streak_light import restored_streak_light, streak_light_of_thin
     from ..models.thin_light import white_top_hat
-    if length:
-        return streak_light(x, size, length)
-    return white_top_hat(x, size)
+    if restore and not length:
+        raise ValueError('restoring needs the streak light (a line length)')
+    thin = white_top_hat(x, size)
+    if not length:
+        return thin
+    light = streak_light_of_thin(thin, length)
+    return restored_streak_light(thin, light, restore) if restore else light
 
 
 def best_mask(rainy: torch.Tensor, clean: torch.Tensor, light: torch.Tensor) -> torch.Tensor:

@@ -138,7 +138,8 @@ class NLCL(BaseEditModel):
             self.rain_generator_ema = deepcopy(self.rain_generator)
         disc = self.discriminator
         objective = dict(objective or {})
-        objective.setdefault('disc_channels', tuple(disc.tap_channels[i] for i in (0, 3, 7, 11)))
+        objective.setdefault('disc_channels', disc.channels_of_taps(
+            objective.get('disc_layers', (0, 3, 7, 11))))
         objective.setdefault('in_channels', disc.in_channels)
         objective.setdefault('gen_channels', self.generator.mid_channels)
         self.objective = NLCLObjective(

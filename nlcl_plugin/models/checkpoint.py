@@ -170,7 +170,8 @@ def build_generator(path: str, role: str = 'background', ema: Optional[bool] = N
     """
     from .generator import (AIRLIGHT_MARKER, GREY_LIGHT_MARKER, OFF_STREAK_MARKER,
                             REMOVES_LIGHT_MARKER,
-                            RESIDUAL_MARKER, STREAK_LIGHT_MARKER, THIN_LIGHT_MARKER,
+                            RESIDUAL_MARKER, STREAK_LIGHT_MARKER, STREAK_RESTORE_MARKER,
+                            THIN_LIGHT_MARKER,
                             VEIL_MARKER,
                             DecompositionGenerator)
     sd = load_generator_state(path, role, ema, trust)
@@ -186,7 +187,8 @@ def build_generator(path: str, role: str = 'background', ema: Optional[bool] = N
                                    grey_light=GREY_LIGHT_MARKER in sd,
                                    airlight=AIRLIGHT_MARKER in sd,
                                    streak_length=int(sd.get(STREAK_LIGHT_MARKER, 0)),
-                                   off_streak_light=OFF_STREAK_MARKER in sd)
+                                   off_streak_light=OFF_STREAK_MARKER in sd,
+                                   streak_restore=int(sd.get(STREAK_RESTORE_MARKER, 0)))
     return _load_into(model, sd, path, strict=True)
 
 

@@ -101,6 +101,17 @@ class PatchDiscriminator(nn.Module):
         self.init_gain = float(init_gain)
         self.init_weights()
 
+    def channels_of_taps(self, layers: Sequence[int]) -> Tuple[int, ...]:
+        """Channels of the conv taps ``layers`` (``model`` indices), e.g. (64, 128, 256,
+        512) for (0, 3, 7, 11) with ``num_layers=3``. Raises ``ValueError`` naming the
+        taps that this discriminator does not have (``num_layers=1`` has 0 and 3 only)."""
+        missing = [i for i in layers if i not in self.tap_channels]
+        if missing:
+            raise ValueError(f'discriminator taps {missing} do not exist with num_layers='
+                             f'{len(self.tap_channels) - 1}: its conv taps are '
+                             f'{sorted(self.tap_channels)} (set objective.disc_layers)')
+        return tuple(self.tap_channels[i] for i in layers)
+
     def init_weights(self, gain: Optional[float] = None) -> None:
         """Xavier-normal weights with ``gain`` (default: the constructor's ``init_gain``),
         zero biases.

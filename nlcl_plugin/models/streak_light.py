@@ -11,7 +11,18 @@ long along ``theta``:
 
 ``theta*`` is the direction along which the most thin light survives (one per image);
 texture running along other directions, dots, corners and short structures give 0.
-``0 <= S <= T_k(x)``. The angle convention is the renderer's: 0 is vertical, positive
+``0 <= S <= T_k(x)``.
+
+The opening keeps, at each pixel, the least light along the line through it, so a streak
+whose light varies along its length, or which is wider than a pixel and not exactly along
+``theta*``, keeps its core at a lowered level and loses its sides. The **restored** streak
+light (:func:`restored_streak_light`) gives them back from the thin light around the core:
+
+    S^r_n = D_n(min(T_k(x), g S_{k,L}(x))),   D(r) = min(max_{3x3}(r), T_k(x)),
+
+the core raised ``g`` times (:data:`RESTORE_GAIN`, within the thin light), then grown
+``n`` pixels within the thin light (geodesic dilation), ``S <= S^r_n <= T_k(x)``. Texture
+counts only where it touches a streak's core. The angle convention is the renderer's: 0 is vertical, positive
 angles move the lower end to the right, direction ``(sin theta, cos theta)`` in (x, y).
 """
 import math
@@ -23,11 +34,13 @@ import torch.nn.functional as F
 
 from .thin_light import white_top_hat
 
-__all__ = ['STREAK_ANGLES', 'line_offsets', 'line_opening', 'dominant_angle', 'streak_light',
-           'streak_light_of_thin', 'GrayStreakLight']
+__all__ = ['STREAK_ANGLES', 'RESTORE_GAIN', 'line_offsets', 'line_opening', 'dominant_angle',
+           'streak_light', 'streak_light_of_thin', 'restored_streak_light', 'GrayStreakLight']
 
 #: Candidate directions in degrees: every 7.5 degrees over the half turn.
 STREAK_ANGLES: Tuple[float, ...] = tuple(-90.0 + 7.5 * i for i in range(24))
+#: How many times the line opening's level the restored streak light may rise to.
+RESTORE_GAIN = 2.0
 
 
 def line_offsets(length: int, angle_deg: float) -> List[Tuple[int, int]]:
@@ -95,6 +108,22 @@ def streak_light_of_thin(thin: torch.Tensor, length: int,
     index = dominant_angle(thin, length, angles)
     return torch.cat([line_opening(thin[i:i + 1], length, angles[int(j)])
                       for i, j in enumerate(index)], 0)
+
+
+def restored_streak_light(thin: torch.Tensor, streak: torch.Tensor, steps: int,
+                          gain: float = RESTORE_GAIN) -> torch.Tensor:
+    """``S^r_n``: the streak light ``streak`` (:func:`streak_light_of_thin` of ``thin``)
+    raised ``gain`` times and grown ``steps`` pixels within the thin light ``thin``, each
+    step ``r <- min(max_{3x3}(r), thin)`` (see the module docstring).
+    (N, C, H, W) x 2 -> (N, C, H, W), ``streak <= result <= thin``."""
+    if steps < 0:
+        raise ValueError(f'steps must be >= 0, got {steps}')
+    if gain < 1:
+        raise ValueError(f'gain must be >= 1, got {gain}')
+    restored = torch.minimum(thin, gain * streak)
+    for _ in range(int(steps)):
+        restored = torch.minimum(F.max_pool2d(restored, 3, 1, 1), thin)
+    return restored
 
 
 class GrayStreakLight(nn.Module):
