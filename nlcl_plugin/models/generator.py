@@ -152,9 +152,9 @@ class DecompositionGenerator(nn.Module):
       along one direction, bright texture runs along many, so the mask can only take
       away thin light shaped like the image's streaks.
     * ``streak_restore=n`` (with ``streak_length``): the streak light is restored around
-      its cores (:func:`.streak_light.restored_streak_light`): the line opening keeps
-      the least light along the line, so a streak keeps a lowered core and loses its
-      sides; the core is raised to twice that level and grown ``n`` pixels within the
+      its cores (:func:`.streak_light.restored_streak_light`): the line opening gives
+      each pixel the least light along a segment of the line, so a streak keeps a
+      lowered core and loses its sides; the core is raised to twice that level and grown ``n`` pixels within the
       thin light. The mask then holds whole streaks (on the demo's training cells, its
       best share takes 45 % of the streak layer with ``n = 2`` against 27 %,
       ``tools/light_forms.py``), and texture only where it touches a streak's core.

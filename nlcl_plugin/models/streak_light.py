@@ -11,9 +11,11 @@ long along ``theta``:
 
 ``theta*`` is the direction along which the most thin light survives (one per image);
 texture running along other directions, dots, corners and short structures give 0.
-``0 <= S <= T_k(x)``.
+``0 <= S <= T_k(x)``. The angle convention is the renderer's: 0 is vertical, positive
+angles move the lower end to the right, direction ``(sin theta, cos theta)`` in (x, y).
 
-The opening keeps, at each pixel, the least light along the line through it, so a streak
+The opening gives each pixel the least light along the best of the line's segments
+through it (erosion, then dilation), so a streak
 whose light varies along its length, or which is wider than a pixel and not exactly along
 ``theta*``, keeps its core at a lowered level and loses its sides. The **restored** streak
 light (:func:`restored_streak_light`) gives them back from the thin light around the core:
@@ -22,8 +24,7 @@ light (:func:`restored_streak_light`) gives them back from the thin light around
 
 the core raised ``g`` times (:data:`RESTORE_GAIN`, within the thin light), then grown
 ``n`` pixels within the thin light (geodesic dilation), ``S <= S^r_n <= T_k(x)``. Texture
-counts only where it touches a streak's core. The angle convention is the renderer's: 0 is vertical, positive
-angles move the lower end to the right, direction ``(sin theta, cos theta)`` in (x, y).
+counts only where it touches a streak's core.
 """
 import math
 from typing import List, Sequence, Tuple
