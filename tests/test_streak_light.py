@@ -8,10 +8,9 @@ import torch
 
 from nlcl_plugin.data.rain_renderer import motion_kernel
 from nlcl_plugin.models.generator import STREAK_LIGHT_MARKER, STREAK_RESTORE_MARKER
-from nlcl_plugin.models.streak_light import (RESTORE_GAIN, STREAK_ANGLES, dominant_angle,
-                                             line_offsets, line_opening,
-                                             restored_streak_light, streak_light,
-                                             streak_light_of_thin)
+from nlcl_plugin.models.streak_light import (STREAK_ANGLES, dominant_angle, line_offsets,
+                                             line_opening, restored_streak_light,
+                                             streak_light, streak_light_of_thin)
 from nlcl_plugin.models.thin_light import white_top_hat
 from test_removes_light import assert_travels_with_the_weights
 from test_thin_light import _small, last_layer_output, removed_by_hand
@@ -181,7 +180,7 @@ def test_restored_streak_light_is_the_brute_force_growth(steps):
     got = restored_streak_light(torch.from_numpy(thin), torch.from_numpy(streak), steps)
     for n in range(2):
         for c in range(3):
-            ref = _brute_restored(thin[n, c], streak[n, c], steps, RESTORE_GAIN)
+            ref = _brute_restored(thin[n, c], streak[n, c], steps, 2.0)  # 'twice', documented
             np.testing.assert_allclose(got[n, c].numpy(), ref, rtol=0, atol=1e-6)
     t, st = torch.from_numpy(thin), torch.from_numpy(streak)
     assert (got >= st - 1e-7).all() and (got <= t + 1e-7).all()

@@ -154,10 +154,11 @@ class DecompositionGenerator(nn.Module):
     * ``streak_restore=n`` (with ``streak_length``): the streak light is restored around
       its cores (:func:`.streak_light.restored_streak_light`): the line opening gives
       each pixel the least light along a segment of the line, so a streak keeps a
-      lowered core and loses its sides; the core is raised to twice that level and grown ``n`` pixels within the
-      thin light. The mask then holds whole streaks (on the demo's training cells, its
-      best share takes 45 % of the streak layer with ``n = 2`` against 27 %,
-      ``tools/light_forms.py``), and texture only where it touches a streak's core.
+      lowered core and loses its sides; the core is raised to twice that level and
+      grown ``n`` pixels within the thin light. The mask can then hold whole streaks
+      (on the demo's training cells its best share takes 45 % of the streak layer with
+      ``n = 2``, against 27 %; ``tools/light_forms.py``), and texture only where it
+      touches a streak's core (trained: ``docs/training.md`` 4.15).
     * ``off_streak_light=True`` (with ``streak_length``): one more output channel
       ``z_o`` and a second mask ``m_o = min(light_removed(z_o), 1)`` on the rest of the
       thin light, ``T_k(x) - S_{k,L}(x)`` (short streaks, drops, streaks off the
