@@ -52,15 +52,13 @@ def form_light(x: torch.Tensor, size: int, length: int = 0, restore: int = 0) ->
     """The light the mask takes a share of: ``T_size(x)``, or ``S_{size,length}(x)`` when
     ``length`` is set, restored over ``restore`` steps when that is set (as
     :meth:`DecompositionGenerator.thin_light` computes it). (N, C, H, W) -> (N, C, H, W)."""
-    from ..models.streak_light import restored_streak_light, streak_light_of_thin
+    from ..models.streak_light import streak_light
     from ..models.thin_light import white_top_hat
     if restore and not length:
         raise ValueError('restoring needs the streak light (a line length)')
-    thin = white_top_hat(x, size)
-    if not length:
-        return thin
-    light = streak_light_of_thin(thin, length)
-    return restored_streak_light(thin, light, restore) if restore else light
+    if length:
+        return streak_light(x, size, length, restore=restore)
+    return white_top_hat(x, size)
 
 
 def best_mask(rainy: torch.Tensor, clean: torch.Tensor, light: torch.Tensor) -> torch.Tensor:

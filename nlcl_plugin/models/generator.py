@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .fast_ops import Conv2d, fast_paths_enabled, instance_norm, instance_norm_
-from .streak_light import restored_streak_light, streak_light, streak_light_of_thin
+from .streak_light import streak_light, streak_light_of_thin
 from .thin_light import white_top_hat
 
 __all__ = ['REMOVES_LIGHT_MARKER', 'RESIDUAL_MARKER', 'THIN_LIGHT_MARKER', 'VEIL_MARKER',
@@ -371,19 +371,10 @@ class DecompositionGenerator(nn.Module):
         """The light the mask takes a share of: ``T_k(x)``, or the streak light
         ``S_{k,L}(x)`` when ``streak_length`` is set (restored with ``streak_restore``).
         (N, C, H, W) -> (N, C, H, W)."""
-        if self.streak_restore:
-            return self.streak_light_of_thin(white_top_hat(x, self.thin_light_size))
         if self.streak_length:
-            return streak_light(x, self.thin_light_size, self.streak_length)
+            return streak_light(x, self.thin_light_size, self.streak_length,
+                                restore=self.streak_restore)
         return white_top_hat(x, self.thin_light_size)
-
-    def streak_light_of_thin(self, thin: torch.Tensor) -> torch.Tensor:
-        """The streak light (restored with ``streak_restore``) from the thin light
-        ``T_k(x)``. (N, C, H, W) -> (N, C, H, W)."""
-        light = streak_light_of_thin(thin, self.streak_length)
-        if self.streak_restore:
-            light = restored_streak_light(thin, light, self.streak_restore)
-        return light
 
     def veil(self, z: torch.Tensor) -> torch.Tensor:
         """``z`` averaged over ``veil_scale``-pixel blocks and resized back bilinearly."""
@@ -413,7 +404,8 @@ class DecompositionGenerator(nn.Module):
             if self.off_streak_light:
                 # the thin light once: its streak light and the rest, each with its mask
                 whole = white_top_hat(x, self.thin_light_size)
-                light = self.streak_light_of_thin(whole)
+                light = streak_light_of_thin(whole, self.streak_length,
+                                             restore=self.streak_restore)
                 thin = (self.thin_light_mask(out) * light
                         + self.off_streak_mask(out) * (whole - light))
             elif self.thin_light_size:

@@ -94,21 +94,25 @@ def dominant_angle(thin: torch.Tensor, length: int,
 
 
 def streak_light(x: torch.Tensor, size: int, length: int,
-                 angles: Sequence[float] = STREAK_ANGLES) -> torch.Tensor:
+                 angles: Sequence[float] = STREAK_ANGLES, restore: int = 0) -> torch.Tensor:
     """``S_{k,L}(x)``: the thin light of ``x`` (``k = size``) opened with a line of
-    ``length`` pixels along each image's dominant direction (:func:`dominant_angle`).
+    ``length`` pixels along each image's dominant direction (:func:`dominant_angle`),
+    restored over ``restore`` steps when that is set (:func:`restored_streak_light`).
     (N, C, H, W) -> (N, C, H, W), ``0 <= S <= white_top_hat(x, size)``."""
-    return streak_light_of_thin(white_top_hat(x, size), length, angles)
+    return streak_light_of_thin(white_top_hat(x, size), length, angles, restore)
 
 
 def streak_light_of_thin(thin: torch.Tensor, length: int,
-                         angles: Sequence[float] = STREAK_ANGLES) -> torch.Tensor:
+                         angles: Sequence[float] = STREAK_ANGLES,
+                         restore: int = 0) -> torch.Tensor:
     """:func:`streak_light` from an image's thin light ``T_k(x)`` already computed:
     ``thin`` opened with a line of ``length`` pixels along each image's dominant
-    direction. (N, C, H, W) -> (N, C, H, W)."""
+    direction, restored over ``restore`` steps when that is set.
+    (N, C, H, W) -> (N, C, H, W)."""
     index = dominant_angle(thin, length, angles)
-    return torch.cat([line_opening(thin[i:i + 1], length, angles[int(j)])
-                      for i, j in enumerate(index)], 0)
+    light = torch.cat([line_opening(thin[i:i + 1], length, angles[int(j)])
+                       for i, j in enumerate(index)], 0)
+    return restored_streak_light(thin, light, restore) if restore else light
 
 
 def restored_streak_light(thin: torch.Tensor, streak: torch.Tensor, steps: int,

@@ -32,7 +32,7 @@ def terms(net, x):
     out = net.forward_features(x, [net.num_layers - 1])[0]  # the last layer's
     z = out[:, :net.light_channels]
     whole = white_top_hat(x, net.thin_light_size)
-    light = streak_light_of_thin(whole, net.streak_length)
+    light = streak_light_of_thin(whole, net.streak_length, restore=net.streak_restore)
     return (light_removed(z, net.removal_sharpness).expand_as(x),
             net.thin_light_mask(out) * light, net.off_streak_mask(out) * (whole - light))
 

@@ -30,7 +30,8 @@ def stats(net, path):
         out = net.forward_features(x, [net.num_layers - 1])[0]  # the last layer's
         m = net.thin_light_mask(out)
         m_o = net.off_streak_mask(out) if net.off_streak_light else torch.zeros_like(m)
-        light = streak_light_of_thin(white_top_hat(x, net.thin_light_size), net.streak_length)
+        light = streak_light_of_thin(white_top_hat(x, net.thin_light_size), net.streak_length,
+                                     restore=net.streak_restore)
     w = light.mean(1, keepdim=True)
     return float(m.mean()), float((m * w).sum() / w.sum().clamp(min=1e-8)), float(m_o.mean())
 
