@@ -91,7 +91,7 @@ def test_registries_hold_the_adapter():
     assert 'NLCLModel' in MODEL_REGISTRY
     assert 'NLCLGenerator' in ARCH_REGISTRY and 'NLCLDiscriminator' in ARCH_REGISTRY
     for name in ('LayerContrastiveLoss', 'LocationContrastiveLoss', 'ConsistencyLoss',
-                 'SparsityLoss', 'IdentityLoss'):
+                 'SparsityLoss', 'IdentityLoss', 'RainTransplantLoss', 'IdempotenceLoss'):
         assert name in LOSS_REGISTRY
         assert build_loss(dict(type=name)) is not None
     assert 'UnpairedRainImageDataset' in DATASET_REGISTRY
@@ -172,8 +172,9 @@ def test_linear_tail_lr_matches_mmagic_schedule():
 
 # --------------------------------------------------------------------------- parity
 @pytest.mark.parametrize('legacy,extra', [(False, None), (True, None), (False, 'identity'),
-                                          (False, 'transplant')],
-                         ids=['paper', 'legacy', 'identity_loss', 'transplant_loss'])
+                                          (False, 'transplant'), (False, 'idempotence')],
+                         ids=['paper', 'legacy', 'identity_loss', 'transplant_loss',
+                              'idempotence_loss'])
 def test_training_step_equals_the_mmagic_model(legacy, extra):
     """Same weights, batch and seed: every loss term (and the updated weights) match."""
     pytest.importorskip('mmagic')
@@ -190,8 +191,12 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
                        if extra == 'transplant' else None)
     if identity_loss:
         opt['train']['identity_opt'] = dict(identity_loss)
+    idempotence_loss = (dict(type='IdempotenceLoss', loss_weight=4.0)
+                        if extra == 'idempotence' else None)
     if transplant_loss:
         opt['train']['transplant_opt'] = dict(transplant_loss)
+    if idempotence_loss:
+        opt['train']['idempotence_opt'] = dict(idempotence_loss)
     bs_model = build_model(opt)
     objective = dict(TINY_OBJECTIVE)
     if legacy:
@@ -217,6 +222,7 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
             layer_loss=dict(type='LayerContrastiveLoss'),
             identity_loss=identity_loss,
             transplant_loss=transplant_loss,
+            idempotence_loss=idempotence_loss,
             objective=objective,
             # identity normalisation: the batch below is already in [-1, 1]
             data_preprocessor=dict(type='DataPreprocessor', mean=[0.] * 3, std=[1.] * 3)))

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from nlcl_plugin.models.losses import (TPAMI_ASYMMETRIC_DEFAULTS, ConsistencyLoss,
-                                       IdentityLoss, LayerContrastiveLoss, LocationContrastiveLoss,
-                                       SparsityLoss, multilevel_mean)
+                                       IdempotenceLoss, IdentityLoss, LayerContrastiveLoss,
+                                       LocationContrastiveLoss, SparsityLoss, multilevel_mean)
 
 OFFICIAL_FLOOR = (8 * math.log(7) + 128 * math.log(127)) / 136
 
@@ -189,6 +189,21 @@ def test_sparsity_loss_targets():
         SparsityLoss(target='R_hat')
     with pytest.raises(ValueError, match='rain layer'):
         SparsityLoss(target='rain')(rainy, bg)
+
+
+def test_idempotence_loss_is_the_weighted_mean_absolute_change_of_b_passed_again():
+    g = torch.Generator().manual_seed(3)
+    again, bg = (torch.randn(2, 3, 5, 7, generator=g, dtype=torch.float64) for _ in range(2))
+    by_hand = sum(abs(float(a) - float(b)) for a, b in zip(again.flatten(), bg.flatten()))
+    assert close(IdempotenceLoss(4.0)(again, bg), 4.0 * by_hand / bg.numel())
+    # B is a target, not a variable: only G_B(B)'s side carries gradient
+    again.requires_grad_(True)
+    bg.requires_grad_(True)
+    IdempotenceLoss(4.0)(again, bg).backward()
+    assert bg.grad is None
+    torch.testing.assert_close(again.grad, 4.0 * torch.sign(again - bg).detach() / bg.numel())
+    with pytest.raises(ValueError, match='same shape'):
+        IdempotenceLoss()(again, bg[:, :, :4])
 
 
 def test_identity_loss_is_the_weighted_mean_absolute_change_of_the_clean_image():

@@ -104,20 +104,24 @@ def test_sparsity_push_is_its_gradient_by_hand():
 
 
 def test_a_term_that_does_not_reach_the_mask_pushes_nothing():
-    """The identity loss acts on G_B(B_u), the clean crops' mask: on the rainy crops' mask
-    it pushes 0 on every pixel (its value is still reported). A term at weight 0 pushes 0
-    too, and the other terms' pushes are those of the same model with it on."""
+    """The identity loss acts on G_B(B_u), the clean crops' mask, and the idempotence loss
+    on G_B(sg(B))'s: on the rainy crops' mask they push 0 on every pixel (their values are
+    still reported). A term at weight 0 pushes 0 too, and the other terms' pushes are
+    those of the same model with it on."""
     torch.manual_seed(0)
     cfg = model_cfg()
     cfg['identity_loss'] = dict(type='IdentityLoss', loss_weight=5.0)
+    cfg['idempotence_loss'] = dict(type='IdempotenceLoss', loss_weight=5.0)
     with DefaultScope.overwrite_default_scope('mmagic'):
         model = MODELS.build(cfg)
     torch.nn.init.normal_(model.generator.layers[-1].weight, std=0.05)
     rainy, twin, clean = crops()
     on = mask_forces(model, rainy, twin, clean)
     assert on['loss_identity']['value'] > 0
-    assert {k: on['loss_identity'][k] for k in ('rain', 'texture', 'all')} == dict(
-        rain=0.0, texture=0.0, all=0.0)
+    assert on['loss_idempotence']['value'] > 0
+    for name in ('loss_identity', 'loss_idempotence'):
+        assert {k: on[name][k] for k in ('rain', 'texture', 'all')} == dict(
+            rain=0.0, texture=0.0, all=0.0)
     assert on['loss_loc']['all'] != 0.0
     model.nlcl_objective.loc_loss.loss_weight = 0.0
     off = mask_forces(model, rainy, twin, clean)

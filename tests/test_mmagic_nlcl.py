@@ -18,16 +18,18 @@ TINY_OBJECTIVE = dict(num_loc_patches=16, num_bg_patches=4, num_rain_patches=8, 
                       search_size=12)
 
 
-def tiny_model_cfg(identity_loss=None, transplant_loss=None, **objective):
+def tiny_model_cfg(identity_loss=None, transplant_loss=None, idempotence_loss=None,
+                   generator=None, **objective):
     return dict(
         type='NLCL',
-        generator=dict(type='DecompositionGenerator', mid_channels=8),
+        generator=generator or dict(type='DecompositionGenerator', mid_channels=8),
         rain_generator=dict(type='DecompositionGenerator', mid_channels=8),
         discriminator=dict(type='NLCLPatchDiscriminator', base_channels=8),
         gan_loss=dict(type='GANLoss', gan_type='lsgan', loss_weight=1.0),
         layer_loss=dict(type='LayerContrastiveLoss'),
         identity_loss=identity_loss,
         transplant_loss=transplant_loss,
+        idempotence_loss=idempotence_loss,
         objective=dict(TINY_OBJECTIVE, gen_channels=8, embed_channels=16, **objective),
         data_preprocessor=dict(type='DataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3))
 
@@ -44,9 +46,11 @@ def optim_cfg(legacy=False):
     return cfg
 
 
-def build(legacy=False, identity_loss=None, transplant_loss=None, **objective):
+def build(legacy=False, identity_loss=None, transplant_loss=None, idempotence_loss=None,
+          generator=None, **objective):
     with DefaultScope.overwrite_default_scope('mmagic'):
-        model = MODELS.build(tiny_model_cfg(identity_loss, transplant_loss, **objective))
+        model = MODELS.build(tiny_model_cfg(identity_loss, transplant_loss, idempotence_loss,
+                                            generator, **objective))
         ctor = OPTIM_WRAPPER_CONSTRUCTORS.build(
             dict(type='MultiOptimWrapperConstructor', optim_wrapper_cfg=optim_cfg(legacy)))
         return model, ctor(model)
@@ -364,6 +368,48 @@ def test_transplant_loss_term():
     assert model.generator.layers[-1].weight.grad.abs().sum() > 0
     logs = model.train_step(batch(), optims)
     assert 'loss_transplant' in logs
+
+
+def test_idempotence_loss_term():
+    """With idempotence_loss, the generator step adds weight * mean|G_B(B) - B| (by hand
+    below), its gradient reaches G_B's weights through the second pass only (not B), and
+    the other terms are unchanged."""
+    torch.manual_seed(1)
+    gen = dict(type='DecompositionGenerator', mid_channels=8, residual=True,
+               removes_light=True, thin_light_size=5, thin_light_init=0.3,
+               zero_init_output=True)
+    model, optims = build(idempotence_loss=dict(type='IdempotenceLoss', loss_weight=4.0),
+                          generator=gen)
+    plain, _ = build(generator=gen)
+    plain.load_state_dict(model.state_dict())
+    data = model.data_preprocessor(batch(seed=5), True)
+    rainy, clean = data['inputs'], data['data_samples'].gt_img
+    losses = []
+    for m in (model, plain):
+        bg, rain, idt = m.decompose(rainy, clean)
+        losses.append(m.objective.generator_losses(
+            m.generator, m.discriminator, rainy, bg, rain, clean, idt,
+            generator_rng=torch.Generator().manual_seed(7)))
+    with torch.no_grad():
+        once = model.generator(rainy)
+        expected = 4.0 * (model.generator(once) - once).abs().mean()
+    # the mask starts at 0.3 of the thin light, so the second pass still takes some
+    assert expected > 0
+    torch.testing.assert_close(losses[0]['loss_idempotence'], expected)
+    assert 'loss_idempotence' not in losses[1]
+    for key, value in losses[1].items():
+        torch.testing.assert_close(losses[0][key], value, msg=key)
+    leaf_bg = once.clone().requires_grad_(True)
+    model.generator.zero_grad()
+    model.objective.idempotence_loss(model.generator(leaf_bg), leaf_bg).backward()
+    assert leaf_bg.grad.abs().sum() > 0  # only through G_B's input, not as the target
+    leaf_bg.grad = None
+    model.generator.zero_grad()
+    model.objective.idempotence_loss(model.generator(leaf_bg.detach()), leaf_bg).backward()
+    assert leaf_bg.grad is None
+    assert model.generator.layers[-1].weight.grad.abs().sum() > 0
+    logs = model.train_step(batch(), optims)
+    assert 'loss_idempotence' in logs
 
 
 def test_transplant_loss_starts_as_the_identity_loss():

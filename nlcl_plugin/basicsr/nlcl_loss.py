@@ -29,15 +29,19 @@ option file::
       transplant_opt:     # optional, beyond the paper
         type: RainTransplantLoss
         loss_weight: 1.0
+      idempotence_opt:    # optional, beyond the paper
+        type: IdempotenceLoss
+        loss_weight: 1.0
 """
 from basicsr.utils.registry import LOSS_REGISTRY
 
-from ..models.losses import (ConsistencyLoss, IdentityLoss, LayerContrastiveLoss,
-                             LocationContrastiveLoss, RainTransplantLoss, SparsityLoss)
+from ..models.losses import (ConsistencyLoss, IdempotenceLoss, IdentityLoss,
+                             LayerContrastiveLoss, LocationContrastiveLoss, RainTransplantLoss,
+                             SparsityLoss)
 
-__all__ = ['ConsistencyLoss', 'IdentityLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss',
-           'RainTransplantLoss', 'SparsityLoss']
+__all__ = ['ConsistencyLoss', 'IdempotenceLoss', 'IdentityLoss', 'LayerContrastiveLoss',
+           'LocationContrastiveLoss', 'RainTransplantLoss', 'SparsityLoss']
 
 for _loss in (LayerContrastiveLoss, LocationContrastiveLoss, ConsistencyLoss, SparsityLoss,
-              IdentityLoss, RainTransplantLoss):
+              IdentityLoss, RainTransplantLoss, IdempotenceLoss):
     LOSS_REGISTRY.register(_loss)

@@ -166,6 +166,7 @@ class NLCLModel(SRModel):
             sparsity_loss=optional('sparsity_opt'),
             identity_loss=optional('identity_opt'),
             transplant_loss=optional('transplant_opt'),
+            idempotence_loss=optional('idempotence_opt'),
             **settings)
         return objective.to(self.device)
 

@@ -54,8 +54,9 @@ def mask_forces(model, rainy: torch.Tensor, twin: torch.Tensor, clean: torch.Ten
 
     Returns:
         dict: term (``loss_gan``, ``loss_loc``, ...) -> {``value``, ``rain``, ``texture``,
-        ``all``}; a term that does not reach the rainy crops' mask (one at weight 0, or
-        the identity loss, which acts on the clean crops) pushes 0. And ``'mask'`` -> the
+        ``all``}; a term that does not reach the rainy crops' mask (one at weight 0, the
+        identity loss, which acts on the clean crops, or the idempotence loss, which acts
+        on the mask of B passed again) pushes 0. And ``'mask'`` -> the
         mean mask over ``rain`` / ``texture`` / ``all`` pixels and their counts.
 
     Raises:
@@ -90,8 +91,10 @@ def mask_forces(model, rainy: torch.Tensor, twin: torch.Tensor, clean: torch.Ten
                 z, losses = terms()
             if losses[name].requires_grad:
                 losses[name].backward()
+            if z.grad is not None:
                 push = -z.grad[:, g.light_channels]
-            else:  # a term that does not depend on O's mask (weight 0, or clean crops only)
+            else:  # a term that does not depend on O's mask (weight 0, clean crops only,
+                # or G_B's own output passed without gradient: the idempotence loss)
                 push = torch.zeros_like(mask)
             result[name] = dict(value=float(losses[name].detach()),
                                 rain=float(push[groups['rain']].sum()),

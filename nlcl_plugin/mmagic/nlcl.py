@@ -89,6 +89,9 @@ class NLCL(BaseEditModel):
         transplant_loss (dict, optional): ``dict(type='RainTransplantLoss',
             loss_weight=...)``: L1(G_B(B_u + sg(O - B)), B_u), beyond the paper (default:
             no such term).
+        idempotence_loss (dict, optional): ``dict(type='IdempotenceLoss',
+            loss_weight=...)``: L1(G_B(sg(B)), sg(B)), beyond the paper (default: no such
+            term).
         objective (dict, optional): Keyword arguments of
             :class:`~nlcl_plugin.models.objective.NLCLObjective` (taps, k, sampling,
             legacy switches).
@@ -116,6 +119,7 @@ class NLCL(BaseEditModel):
                  sparsity_loss: Optional[dict] = None,
                  identity_loss: Optional[dict] = None,
                  transplant_loss: Optional[dict] = None,
+                 idempotence_loss: Optional[dict] = None,
                  objective: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -150,6 +154,7 @@ class NLCL(BaseEditModel):
             sparsity_loss=_build(sparsity_loss),
             identity_loss=_build(identity_loss),
             transplant_loss=_build(transplant_loss),
+            idempotence_loss=_build(idempotence_loss),
             **objective)
         # Set by NonFiniteLossHook: apply an update only when its loss is finite on every
         # rank (``nonfinite_skipped`` then names the updates skipped this iteration).

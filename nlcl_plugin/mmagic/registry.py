@@ -6,11 +6,12 @@ registered as ``NLCLPatchDiscriminator`` because MMagic has its own ``PatchDiscr
 from mmagic.registry import MODELS
 
 from ..models import DecompositionGenerator, PatchDiscriminator
-from ..models.losses import (ConsistencyLoss, IdentityLoss, LayerContrastiveLoss,
-                             LocationContrastiveLoss, RainTransplantLoss, SparsityLoss)
+from ..models.losses import (ConsistencyLoss, IdempotenceLoss, IdentityLoss,
+                             LayerContrastiveLoss, LocationContrastiveLoss, RainTransplantLoss,
+                             SparsityLoss)
 
 MODELS.register_module(name='DecompositionGenerator', module=DecompositionGenerator)
 MODELS.register_module(name='NLCLPatchDiscriminator', module=PatchDiscriminator)
-for _loss in (ConsistencyLoss, IdentityLoss, LayerContrastiveLoss, LocationContrastiveLoss,
-              RainTransplantLoss, SparsityLoss):
+for _loss in (ConsistencyLoss, IdempotenceLoss, IdentityLoss, LayerContrastiveLoss,
+              LocationContrastiveLoss, RainTransplantLoss, SparsityLoss):
     MODELS.register_module(name=_loss.__name__, module=_loss)

@@ -20,6 +20,7 @@ Generator objective (spec: ``nlcl-method.md`` §4.6)::
 * ``L_consistency``: MSE(B + R, O); ``L_sparsity``: L1 of the implied rain.
 * ``L_identity`` (optional, beyond the paper): L1(G_B(B_u), B_u).
 * ``L_transplant`` (optional, beyond the paper): L1(G_B(B_u + sg(O - B)), B_u).
+* ``L_idempotence`` (optional, beyond the paper): L1(G_B(sg(B)), sg(B)).
 
 Legacy switches reproduce the released code's defects (spec §6): ``legacy_disc_taps``
 (D3: taps [input, L0, L3, L7]); D1/D2 (which heads are trained) are reproduced by the
@@ -70,6 +71,9 @@ class NLCLObjective(nn.Module):
         transplant_loss (nn.Module, optional): :class:`~.losses.RainTransplantLoss`:
             G_B must remove from B_u + sg(O - B) what it removed from O (beyond the
             paper; one more G_B pass per step); None (default): no such term.
+        idempotence_loss (nn.Module, optional): :class:`~.losses.IdempotenceLoss`:
+            G_B must take nothing from its own output B, passed without gradient (beyond
+            the paper; one more G_B pass per step); None (default): no such term.
         gen_channels (int): Width of the generator's tapped features (32).
         disc_channels (Sequence[int]): Channels of discriminator taps 0, 3, 7, 11.
         loc_layers (Sequence[int]): G_B layers for the location loss (0, 2, 4, 8, 12).
@@ -123,6 +127,7 @@ class NLCLObjective(nn.Module):
                  sparsity_loss: Optional[nn.Module] = None,
                  identity_loss: Optional[nn.Module] = None,
                  transplant_loss: Optional[nn.Module] = None,
+                 idempotence_loss: Optional[nn.Module] = None,
                  gen_channels: int = 32,
                  disc_channels: Sequence[int] = (64, 128, 256, 512),
                  in_channels: int = 3,
@@ -166,6 +171,8 @@ class NLCLObjective(nn.Module):
         self.identity_loss = identity_loss
         # beyond the paper: L1(G_B(B_u + sg(O - B)), B_u) (None: no such term)
         self.transplant_loss = transplant_loss
+        # beyond the paper: L1(G_B(sg(B)), sg(B)) (None: no such term)
+        self.idempotence_loss = idempotence_loss
         self.loc_layers = tuple(loc_layers)
         self.legacy_disc_taps = legacy_disc_taps
         if legacy_disc_taps:
@@ -384,7 +391,8 @@ class NLCLObjective(nn.Module):
         Returns:
             dict: ``loss_gan``, ``loss_loc``, ``loss_layer``, ``loss_consistency``,
             ``loss_sparsity`` and, with an identity loss, ``loss_identity``, with a
-            transplant loss, ``loss_transplant`` (scalars with grad). Use
+            transplant loss, ``loss_transplant``, with an idempotence loss,
+            ``loss_idempotence`` (scalars with grad). Use
             :meth:`layer_floor` for logging the layer loss's distance to its minimum.
         """
         if self.needs_identity and (clean is None or identity is None):
@@ -431,6 +439,9 @@ class NLCLObjective(nn.Module):
                 raise ValueError('transplant_loss needs the clean image')
             restored = _bare(generator)(transplant(clean, rainy, bg))
             losses['loss_transplant'] = self.transplant_loss(restored, clean)
+        if self.idempotence_loss is not None:
+            losses['loss_idempotence'] = self.idempotence_loss(
+                _bare(generator)(bg.detach()), bg)
         return losses
 
     def layer_floor(self) -> float:

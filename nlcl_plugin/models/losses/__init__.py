@@ -1,5 +1,6 @@
 """NLCL's loss terms in plain torch (the adversarial LSGAN term comes from the host)."""
 from .consistency import ConsistencyLoss
+from .idempotence import IdempotenceLoss
 from .identity import IdentityLoss
 from .layer_contrastive import TPAMI_ASYMMETRIC_DEFAULTS, LayerContrastiveLoss
 from .location_contrastive import LocationContrastiveLoss, multilevel_mean
@@ -7,7 +8,7 @@ from .rain_transplant import RainTransplantLoss, transplant
 from .sparsity import SPARSITY_TARGETS, SparsityLoss
 
 __all__ = [
-    'ConsistencyLoss', 'IdentityLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss',
+    'ConsistencyLoss', 'IdempotenceLoss', 'IdentityLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss',
     'RainTransplantLoss', 'SPARSITY_TARGETS', 'SparsityLoss', 'TPAMI_ASYMMETRIC_DEFAULTS',
     'multilevel_mean', 'transplant'
 ]
