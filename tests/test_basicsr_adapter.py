@@ -172,9 +172,10 @@ def test_linear_tail_lr_matches_mmagic_schedule():
 
 # --------------------------------------------------------------------------- parity
 @pytest.mark.parametrize('legacy,extra', [(False, None), (True, None), (False, 'identity'),
-                                          (False, 'transplant'), (False, 'idempotence')],
+                                          (False, 'transplant'), (False, 'idempotence'),
+                                          (False, 'gan_stop')],
                          ids=['paper', 'legacy', 'identity_loss', 'transplant_loss',
-                              'idempotence_loss'])
+                              'idempotence_loss', 'gan_stop_quantile'])
 def test_training_step_equals_the_mmagic_model(legacy, extra):
     """Same weights, batch and seed: every loss term (and the updated weights) match."""
     pytest.importorskip('mmagic')
@@ -197,8 +198,13 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
         opt['train']['transplant_opt'] = dict(transplant_loss)
     if idempotence_loss:
         opt['train']['idempotence_opt'] = dict(idempotence_loss)
+    if extra == 'gan_stop':
+        opt['train']['objective']['gan_stop_quantile'] = 0.5
     bs_model = build_model(opt)
+    assert bs_model.objective.gan_stop_quantile == (0.5 if extra == 'gan_stop' else None)
     objective = dict(TINY_OBJECTIVE)
+    if extra == 'gan_stop':
+        objective['gan_stop_quantile'] = 0.5
     if legacy:
         objective.update(legacy_disc_taps=True, legacy_freeze_loc_heads=True,
                          legacy_adv_head_bug=True)
@@ -242,7 +248,8 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
     bs_model.optimize_parameters(1)
     bs_logs = bs_model.get_current_log()
 
-    for term in LOSS_TERMS + ((f'g_{extra}',) if extra else ()):
+    extra_terms = (f'g_{extra}',) if extra in ('identity', 'transplant', 'idempotence') else ()
+    for term in LOSS_TERMS + extra_terms:
         stem = term.split('_', 1)[1] if term.startswith('g_') else term
         assert bs_logs[f'l_{term}'] == pytest.approx(float(mm_logs[f'loss_{stem}'].detach()),
                                                       abs=1e-6), term

@@ -214,3 +214,24 @@ def test_identity_loss_is_the_weighted_mean_absolute_change_of_the_clean_image()
     assert float(IdentityLoss()(clean, clean)) == 0.0
     with pytest.raises(ValueError, match='same shape'):
         IdentityLoss()(identity, clean[:, :, :4])
+
+
+def test_stopped_scores_push_only_the_patches_below_the_clean_level():
+    """Fed to LSGAN against 1, the stopped scores give mean(min(D(B) - t, 0)^2) with t the
+    quantile of the clean scores, by hand; a patch at or above t gets no gradient."""
+    from nlcl_plugin.models.adversarial_stop import stopped_scores
+    real = torch.tensor([0.2, 0.4, 0.6, 0.8, 1.0], dtype=torch.float64).view(1, 1, 1, 5)
+    scores = torch.tensor([0.1, 0.5, 0.6, 0.9], dtype=torch.float64,
+                          requires_grad=True).view(1, 1, 2, 2)
+    out = stopped_scores(scores, real, 0.5)  # t = 0.6, the median
+    loss = ((out - 1.0) ** 2).mean()
+    by_hand = ((0.1 - 0.6) ** 2 + (0.5 - 0.6) ** 2 + 0.0 + 0.0) / 4
+    assert close(loss, by_hand)
+    (grad,) = torch.autograd.grad(loss, scores)
+    assert grad.flatten().tolist()[2:] == [0.0, 0.0]
+    assert close(grad.flatten()[0], 2 * (0.1 - 0.6) / 4)
+    # the quantile's ends: t = min or max of the clean scores; another real label
+    assert close(((stopped_scores(scores, real, 0.0) - 1) ** 2).mean(), (0.1 - 0.2) ** 2 / 4)
+    assert close(stopped_scores(scores, real, 1.0, real_label=0.9).flatten()[3], 0.9 - 0.1)
+    with pytest.raises(ValueError, match='quantile'):
+        stopped_scores(scores, real, 1.5)

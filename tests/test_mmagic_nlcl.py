@@ -412,6 +412,41 @@ def test_idempotence_loss_term():
     assert 'loss_idempotence' in logs
 
 
+def test_gan_stop_quantile_pushes_only_patches_below_the_clean_level():
+    """With objective.gan_stop_quantile, the generator's adversarial term is, by hand,
+    weight * mean(min(D(B) - t, 0)^2) with t the quantile of D's scores on B_u; the other
+    terms are unchanged; a non-LSGAN loss is refused."""
+    torch.manual_seed(1)
+    model, optims = build(gan_stop_quantile=0.5)
+    plain, _ = build()
+    plain.load_state_dict(model.state_dict())
+    data = model.data_preprocessor(batch(seed=6), True)
+    rainy, clean = data['inputs'], data['data_samples'].gt_img
+    losses = []
+    for m in (model, plain):
+        bg, rain, idt = m.decompose(rainy, clean)
+        losses.append(m.objective.generator_losses(
+            m.generator, m.discriminator, rainy, bg, rain, clean, idt,
+            generator_rng=torch.Generator().manual_seed(7)))
+    with torch.no_grad():
+        view = model.objective.disc_view
+        fake = model.discriminator(view(model.generator(rainy)))
+        level = torch.quantile(model.discriminator(view(clean)).flatten(), 0.5)
+        expected = (torch.clamp(fake - level, max=0) ** 2).mean()
+    assert 0 < float(expected) < float(losses[1]['loss_gan'])
+    torch.testing.assert_close(losses[0]['loss_gan'], expected)
+    for key, value in losses[1].items():
+        if key != 'loss_gan':
+            torch.testing.assert_close(losses[0][key], value, msg=key)
+    logs = model.train_step(batch(), optims)
+    assert torch.isfinite(torch.as_tensor(logs['loss_gan']))
+    cfg = tiny_model_cfg(gan_stop_quantile=0.5)
+    cfg['gan_loss'] = dict(type='GANLoss', gan_type='vanilla', loss_weight=1.0)
+    with DefaultScope.overwrite_default_scope('mmagic'):
+        with pytest.raises(ValueError, match='needs an LSGAN loss'):
+            MODELS.build(cfg)
+
+
 def test_transplant_loss_starts_as_the_identity_loss():
     """While B = O (residual G_B with a zero output layer: the recommended start) nothing is
     transplanted, and the term equals the identity loss of the same weight."""

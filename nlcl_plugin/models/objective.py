@@ -10,7 +10,8 @@ Generator objective (spec: ``nlcl-method.md`` §4.6)::
 
     L_G = L_adv + L_loc + L_layer + L_consistency + L_sparsity
 
-* ``L_adv``: LSGAN, D(B) against 1.
+* ``L_adv``: LSGAN, D(B) against 1 (with ``gan_stop_quantile``, beyond the paper: only
+  the patches scored below that quantile of D's scores on B_u, up to it).
 * ``L_loc``: location contrastive (PatchNCE) between O and B in G_B's features at
   layers ``loc_layers``, searched non-locally in layer 0's features of O; with
   ``loc_identity`` averaged with the same term between B_u and G_B(B_u).
@@ -32,6 +33,7 @@ import torch
 import torch.nn as nn
 
 from .detail_layer import DetailLayer, GrayImage, GrayToneAndDetail
+from .adversarial_stop import stopped_scores
 from .disc_augment import build_disc_augment
 from .discriminator import PatchDiscriminator
 from .fast_ops import split_batch
@@ -149,7 +151,8 @@ class NLCLObjective(nn.Module):
                  disc_input: str = 'image',
                  detail_sigma: float = 3.0,
                  disc_streak: Tuple[int, int] = (7, 21),
-                 disc_augment: str = 'none'):
+                 disc_augment: str = 'none',
+                 gan_stop_quantile: Optional[float] = None):
         super().__init__()
         if disc_input not in DISC_INPUTS:
             raise ValueError(f'disc_input must be one of {DISC_INPUTS}, got {disc_input!r}')
@@ -162,6 +165,13 @@ class NLCLObjective(nn.Module):
         if len(disc_layers) != len(disc_channels):
             raise ValueError(f'disc_layers {tuple(disc_layers)} and disc_channels '
                              f'{tuple(disc_channels)} must have the same length')
+        if gan_stop_quantile is not None:
+            if getattr(gan_loss, 'gan_type', None) != 'lsgan':
+                raise ValueError('gan_stop_quantile needs an LSGAN loss (gan_type=\'lsgan\'), '
+                                 f'got gan_type={getattr(gan_loss, "gan_type", None)!r}')
+            if not 0.0 <= gan_stop_quantile <= 1.0:
+                raise ValueError(f'gan_stop_quantile must be in [0, 1], got {gan_stop_quantile}')
+        self.gan_stop_quantile = gan_stop_quantile
         self.gan_loss = gan_loss
         self.layer_loss = layer_loss if layer_loss is not None else LayerContrastiveLoss()
         self.loc_loss = loc_loss if loc_loss is not None else LocationContrastiveLoss()
@@ -406,6 +416,13 @@ class NLCLObjective(nn.Module):
                                                                with_scores=not self.augments)
         if self.augments:  # D scores B under its own draw; the layer loss's taps without
             scores = _bare(discriminator)(self.scored_view(bg))
+        if self.gan_stop_quantile is not None:
+            if clean is None:
+                raise ValueError('gan_stop_quantile needs the clean image')
+            with torch.no_grad():
+                real_scores = _bare(discriminator)(self.scored_view(clean))
+            scores = stopped_scores(scores, real_scores, self.gan_stop_quantile,
+                                    float(getattr(self.gan_loss, 'real_label_val', 1.0)))
         losses = dict(loss_gan=self.gan_loss(scores, True, is_disc=False))
 
         pairs = [(rainy, bg)]
