@@ -335,6 +335,20 @@ def test_identity_loss_term(loc_identity):
     assert 'loss_identity' in logs
 
 
+def step_losses_with_and_without(model, plain, seed):
+    """The generator-step terms of ``model`` and of ``plain`` (the same weights without
+    the option under test) on one batch with the same draws: (losses of each, O, B_u)."""
+    data = model.data_preprocessor(batch(seed=seed), True)
+    rainy, clean = data['inputs'], data['data_samples'].gt_img
+    losses = []
+    for m in (model, plain):
+        bg, rain, idt = m.decompose(rainy, clean)
+        losses.append(m.objective.generator_losses(
+            m.generator, m.discriminator, rainy, bg, rain, clean, idt,
+            generator_rng=torch.Generator().manual_seed(7)))
+    return losses, rainy, clean
+
+
 def test_transplant_loss_term():
     """With transplant_loss, the generator step adds weight * mean|G_B(B_u + sg(O - B)) - B_u|
     (by hand below), its gradient reaches G_B but not B through the transplanted layer, and
@@ -343,14 +357,7 @@ def test_transplant_loss_term():
     model, optims = build(transplant_loss=dict(type='RainTransplantLoss', loss_weight=2.5))
     plain, _ = build()
     plain.load_state_dict(model.state_dict())
-    data = model.data_preprocessor(batch(seed=4), True)
-    rainy, clean = data['inputs'], data['data_samples'].gt_img
-    losses = []
-    for m in (model, plain):
-        bg, rain, idt = m.decompose(rainy, clean)
-        losses.append(m.objective.generator_losses(
-            m.generator, m.discriminator, rainy, bg, rain, clean, idt,
-            generator_rng=torch.Generator().manual_seed(7)))
+    losses, rainy, clean = step_losses_with_and_without(model, plain, seed=4)
     with torch.no_grad():
         bg = model.generator(rainy)
         laid = torch.clamp(clean + rainy - bg, -1, 1)
@@ -382,14 +389,7 @@ def test_idempotence_loss_term():
                           generator=gen)
     plain, _ = build(generator=gen)
     plain.load_state_dict(model.state_dict())
-    data = model.data_preprocessor(batch(seed=5), True)
-    rainy, clean = data['inputs'], data['data_samples'].gt_img
-    losses = []
-    for m in (model, plain):
-        bg, rain, idt = m.decompose(rainy, clean)
-        losses.append(m.objective.generator_losses(
-            m.generator, m.discriminator, rainy, bg, rain, clean, idt,
-            generator_rng=torch.Generator().manual_seed(7)))
+    losses, rainy, clean = step_losses_with_and_without(model, plain, seed=5)
     with torch.no_grad():
         once = model.generator(rainy)
         expected = 4.0 * (model.generator(once) - once).abs().mean()
@@ -420,14 +420,7 @@ def test_gan_stop_quantile_pushes_only_patches_below_the_clean_level():
     model, optims = build(gan_stop_quantile=0.5)
     plain, _ = build()
     plain.load_state_dict(model.state_dict())
-    data = model.data_preprocessor(batch(seed=6), True)
-    rainy, clean = data['inputs'], data['data_samples'].gt_img
-    losses = []
-    for m in (model, plain):
-        bg, rain, idt = m.decompose(rainy, clean)
-        losses.append(m.objective.generator_losses(
-            m.generator, m.discriminator, rainy, bg, rain, clean, idt,
-            generator_rng=torch.Generator().manual_seed(7)))
+    losses, rainy, clean = step_losses_with_and_without(model, plain, seed=6)
     with torch.no_grad():
         view = model.objective.disc_view
         fake = model.discriminator(view(model.generator(rainy)))

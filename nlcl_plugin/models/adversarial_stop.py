@@ -13,7 +13,8 @@ computed by the host's own LSGAN loss on ``real + min(D(B) - t, 0)`` (so its wei
 label apply unchanged). A patch scored at or above ``t`` is left alone; one below it is
 pushed up until it reaches ``t``. (Like the relativistic GANs of Jolicoeur-Martineau,
 ICLR 2019, the generator's target is set by D's scores on real images; here it is a floor,
-not a margin.)
+not a margin.) On the demo's same-places cells, at the median, it keeps the drops cells'
+texture only while the mask is low (``docs/training.md`` 4.16).
 """
 import torch
 

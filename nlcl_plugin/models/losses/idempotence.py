@@ -15,10 +15,10 @@ class IdempotenceLoss(nn.Module):
     asks it of the rainy crops as G_B leaves them, whose texture the identity loss never
     sees. B enters without gradient: G_B is taught to leave such an image alone, not to
     remove more from the rainy one so that a second pass finds nothing. What G_B would
-    still take from B, rain or texture, is pulled back by the same amount per unit of
-    light, so the term works against whatever else pushes G_B to remove light from
-    rainy crops, and more the less selective that push is. Not part of NLCL: off unless
-    a config sets ``idempotence_loss``.
+    still take from B, rain or texture, is pulled back alike per unit of light, so while
+    B is close to O the term holds G_B's removal at 0 on the streaks as on the texture
+    (measured on the demo's same-places cells: ``docs/training.md`` 4.16). Not part of
+    NLCL: off unless a config sets ``idempotence_loss``.
 
     Args:
         loss_weight (float): Multiplier of the loss.
