@@ -32,8 +32,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from .detail_layer import DetailLayer, GrayImage, GrayToneAndDetail
 from .adversarial_stop import stopped_scores
+from .detail_layer import DetailLayer, GrayImage, GrayToneAndDetail
 from .disc_augment import build_disc_augment
 from .discriminator import PatchDiscriminator
 from .fast_ops import split_batch
