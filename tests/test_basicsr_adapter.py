@@ -91,7 +91,8 @@ def test_registries_hold_the_adapter():
     assert 'NLCLModel' in MODEL_REGISTRY
     assert 'NLCLGenerator' in ARCH_REGISTRY and 'NLCLDiscriminator' in ARCH_REGISTRY
     for name in ('LayerContrastiveLoss', 'LocationContrastiveLoss', 'ConsistencyLoss',
-                 'SparsityLoss', 'IdentityLoss', 'RainTransplantLoss', 'IdempotenceLoss'):
+                 'SparsityLoss', 'IdentityLoss', 'RainTransplantLoss', 'IdempotenceLoss',
+                 'StreakFloorLoss'):
         assert name in LOSS_REGISTRY
         assert build_loss(dict(type=name)) is not None
     assert 'UnpairedRainImageDataset' in DATASET_REGISTRY
@@ -173,9 +174,9 @@ def test_linear_tail_lr_matches_mmagic_schedule():
 # --------------------------------------------------------------------------- parity
 @pytest.mark.parametrize('legacy,extra', [(False, None), (True, None), (False, 'identity'),
                                           (False, 'transplant'), (False, 'idempotence'),
-                                          (False, 'gan_stop')],
+                                          (False, 'gan_stop'), (False, 'streak_floor')],
                          ids=['paper', 'legacy', 'identity_loss', 'transplant_loss',
-                              'idempotence_loss', 'gan_stop_quantile'])
+                              'idempotence_loss', 'gan_stop_quantile', 'streak_floor_loss'])
 def test_training_step_equals_the_mmagic_model(legacy, extra):
     """Same weights, batch and seed: every loss term (and the updated weights) match."""
     pytest.importorskip('mmagic')
@@ -198,6 +199,10 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
         opt['train']['transplant_opt'] = dict(transplant_loss)
     if idempotence_loss:
         opt['train']['idempotence_opt'] = dict(idempotence_loss)
+    streak_floor_loss = (dict(type='StreakFloorLoss', loss_weight=30.0)
+                         if extra == 'streak_floor' else None)
+    if streak_floor_loss:
+        opt['train']['streak_floor_opt'] = dict(streak_floor_loss)
     if extra == 'gan_stop':
         opt['train']['objective']['gan_stop_quantile'] = 0.5
     bs_model = build_model(opt)
@@ -229,6 +234,7 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
             identity_loss=identity_loss,
             transplant_loss=transplant_loss,
             idempotence_loss=idempotence_loss,
+            streak_floor_loss=streak_floor_loss,
             objective=objective,
             # identity normalisation: the batch below is already in [-1, 1]
             data_preprocessor=dict(type='DataPreprocessor', mean=[0.] * 3, std=[1.] * 3)))
@@ -248,7 +254,8 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
     bs_model.optimize_parameters(1)
     bs_logs = bs_model.get_current_log()
 
-    extra_terms = (f'g_{extra}',) if extra in ('identity', 'transplant', 'idempotence') else ()
+    extra_terms = ((f'g_{extra}',) if extra in ('identity', 'transplant', 'idempotence',
+                                                 'streak_floor') else ())
     for term in LOSS_TERMS + extra_terms:
         stem = term.split('_', 1)[1] if term.startswith('g_') else term
         assert bs_logs[f'l_{term}'] == pytest.approx(float(mm_logs[f'loss_{stem}'].detach()),

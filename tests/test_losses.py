@@ -235,3 +235,80 @@ def test_stopped_scores_push_only_the_patches_below_the_clean_level():
     assert close(stopped_scores(scores, real, 1.0, real_label=0.9).flatten()[3], 0.9 - 0.1)
     with pytest.raises(ValueError, match='quantile'):
         stopped_scores(scores, real, 1.5)
+
+
+def _lines_and_dots(size=32, line_cols=(), dot_value=0.0, line_value=0.5, horizontal_rows=()):
+    """A (1, 3, size, size) float64 image at -0.6 with full-length vertical lines of one
+    pixel at ``line_cols``, horizontal ones at ``horizontal_rows`` (``line_value`` above the
+    ground) and 9 isolated dots of ``dot_value`` at least 8 pixels from the lines and each
+    other. Each structure is thin light of its own height (T_7); only the vertical lines
+    are streak light along 0 degrees (S_{7,21})."""
+    img = torch.full((1, 3, size, size), -0.6, dtype=torch.float64)
+    for c in line_cols:
+        img[..., :, c] += line_value
+    for r in horizontal_rows:
+        img[..., r, :] += line_value
+    for y in (4, 14, 24):
+        for x in (20, 25, 30):
+            img[..., y, x] += dot_value
+    return img
+
+
+def test_streak_share_of_clean_crops_by_hand():
+    """The share of the thin light along the dominant direction: a vertical line of 32
+    pixels at 0.5 and 9 dots at 0.5 give 32 / 41; dots alone 0; a flat image 0."""
+    from nlcl_plugin.models.losses import streak_share
+    both = _lines_and_dots(line_cols=(8,), dot_value=0.5)
+    dots = _lines_and_dots(dot_value=0.5)
+    flat = torch.zeros(1, 3, 32, 32, dtype=torch.float64)
+    shares = streak_share(torch.cat([both, dots, flat]), 7, 21)
+    torch.testing.assert_close(shares, torch.tensor([32 / 41, 0.0, 0.0], dtype=torch.float64))
+
+
+def test_streak_floor_loss_by_hand():
+    """r = the running mean of the clean crops' shares (flat crops not counted); the loss
+    is weight * relu(r mean T(O) - mean S(B) along O's direction), by hand; its gradient
+    reaches B only through the streak light it keeps."""
+    from nlcl_plugin.models.losses import StreakFloorLoss
+    n = 32 * 32
+    loss = StreakFloorLoss(loss_weight=3.0)
+    clean = torch.cat([_lines_and_dots(line_cols=(8,), dot_value=0.5),
+                       _lines_and_dots(dot_value=0.5),
+                       torch.zeros(1, 3, 32, 32, dtype=torch.float64)])
+    loss.observe_clean(clean[:1])
+    assert float(loss.clean_share) == pytest.approx(32 / 41)
+    loss.observe_clean(clean[1:])  # the flat crop has no thin light: not counted
+    assert float(loss.num_clean) == 2
+    r = (32 / 41 + 0.0) / 2
+    assert float(loss.clean_share) == pytest.approx(r)
+    # O: two streaks (0.5 over 32 pixels each) and the dots; B keeps a share of the streaks
+    rainy = _lines_and_dots(line_cols=(3, 12), dot_value=0.5)
+    thin_o = (2 * 32 * 0.5 + 9 * 0.5) / n
+    for kept_share in (1.0, 0.4, 0.1, 0.0):
+        bg = _lines_and_dots(line_cols=(3, 12), dot_value=0.5, line_value=0.5 * kept_share)
+        kept = 2 * 32 * 0.5 * kept_share / n
+        assert float(loss(rainy, bg)) == pytest.approx(3.0 * max(r * thin_o - kept, 0.0))
+    # below the floor the gradient is -weight / n per unit of streak light kept in B,
+    # summed over each streak's pixels; nothing reaches the dots
+    bg = _lines_and_dots(line_cols=(3, 12), dot_value=0.5, line_value=0.05).requires_grad_(True)
+    loss(rainy, bg).backward()
+    grad = bg.grad[0].sum(0)  # over the channels (the loss sees their mean)
+    for c in (3, 12):
+        assert float(grad[:, c].sum()) == pytest.approx(-3.0 * 32 / n)
+    assert float(grad[4, 20]) == 0.0
+    # the direction is O's: B's light turned across it keeps nothing
+    turned = _lines_and_dots(horizontal_rows=(9, 27), dot_value=0.5)
+    assert float(loss(rainy, turned)) == pytest.approx(3.0 * r * thin_o)
+    # in evaluation the running share stays as it is; the buffers travel in state_dict
+    loss.eval()
+    loss(rainy, bg.detach(), clean[:1])
+    assert float(loss.num_clean) == 2
+    again = StreakFloorLoss(loss_weight=3.0)
+    again.load_state_dict(loss.state_dict())
+    assert float(again.clean_share) == pytest.approx(r)
+    with pytest.raises(ValueError, match='no clean crop'):
+        StreakFloorLoss()(rainy, bg.detach())
+    with pytest.raises(ValueError, match='same shape'):
+        loss(rainy, bg.detach()[..., :16])
+    with pytest.raises(ValueError, match='length'):
+        StreakFloorLoss(length=20)

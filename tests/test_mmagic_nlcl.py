@@ -19,7 +19,7 @@ TINY_OBJECTIVE = dict(num_loc_patches=16, num_bg_patches=4, num_rain_patches=8, 
 
 
 def tiny_model_cfg(identity_loss=None, transplant_loss=None, idempotence_loss=None,
-                   generator=None, **objective):
+                   generator=None, streak_floor_loss=None, **objective):
     return dict(
         type='NLCL',
         generator=generator or dict(type='DecompositionGenerator', mid_channels=8),
@@ -30,6 +30,7 @@ def tiny_model_cfg(identity_loss=None, transplant_loss=None, idempotence_loss=No
         identity_loss=identity_loss,
         transplant_loss=transplant_loss,
         idempotence_loss=idempotence_loss,
+        streak_floor_loss=streak_floor_loss,
         objective=dict(TINY_OBJECTIVE, gen_channels=8, embed_channels=16, **objective),
         data_preprocessor=dict(type='DataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3))
 
@@ -47,10 +48,10 @@ def optim_cfg(legacy=False):
 
 
 def build(legacy=False, identity_loss=None, transplant_loss=None, idempotence_loss=None,
-          generator=None, **objective):
+          generator=None, streak_floor_loss=None, **objective):
     with DefaultScope.overwrite_default_scope('mmagic'):
         model = MODELS.build(tiny_model_cfg(identity_loss, transplant_loss, idempotence_loss,
-                                            generator, **objective))
+                                            generator, streak_floor_loss, **objective))
         ctor = OPTIM_WRAPPER_CONSTRUCTORS.build(
             dict(type='MultiOptimWrapperConstructor', optim_wrapper_cfg=optim_cfg(legacy)))
         return model, ctor(model)
@@ -410,6 +411,44 @@ def test_idempotence_loss_term():
     assert model.generator.layers[-1].weight.grad.abs().sum() > 0
     logs = model.train_step(batch(), optims)
     assert 'loss_idempotence' in logs
+
+
+def test_streak_floor_loss_term():
+    """With streak_floor_loss, the generator step adds weight * relu(r mean T(O) - mean
+    S(B)) with r the clean crops' share so far (by hand below, from the package's
+    morphology), the other terms are unchanged, and its gradient reaches G_B's mask."""
+    from nlcl_plugin.models.losses import streak_share
+    from nlcl_plugin.models.streak_light import STREAK_ANGLES, dominant_angle, line_opening
+    from nlcl_plugin.models.thin_light import white_top_hat
+    torch.manual_seed(1)
+    gen = dict(type='DecompositionGenerator', mid_channels=8, residual=True,
+               removes_light=True, thin_light_size=7, streak_length=21, thin_light_init=0.5,
+               zero_init_output=True)
+    model, optims = build(streak_floor_loss=dict(type='StreakFloorLoss', loss_weight=40.0),
+                          generator=gen)
+    plain, _ = build(generator=gen)
+    plain.load_state_dict(model.state_dict(), strict=False)
+    losses, rainy, clean = step_losses_with_and_without(model, plain, seed=6)
+    r = float(streak_share(clean, 7, 21).mean())
+    assert float(model.objective.streak_floor_loss.clean_share) == pytest.approx(r)
+    with torch.no_grad():
+        bg = model.generator(rainy)
+        expected = 0.0
+        for o, b in zip(rainy, bg):
+            thin_o = white_top_hat(o[None].mean(1, keepdim=True), 7)
+            angle = STREAK_ANGLES[int(dominant_angle(thin_o, 21))]
+            kept = line_opening(white_top_hat(b[None].mean(1, keepdim=True), 7), 21, angle)
+            expected += 40.0 * max(r * float(thin_o.mean()) - float(kept.mean()), 0.0)
+    assert expected > 0  # the noise crops' share is below the clean ones'
+    assert float(losses[0]['loss_streak_floor'].detach()) == pytest.approx(expected / len(rainy))
+    assert 'loss_streak_floor' not in losses[1]
+    for key, value in losses[1].items():
+        torch.testing.assert_close(losses[0][key], value, msg=key)
+    model.generator.zero_grad()
+    losses[0]['loss_streak_floor'].backward()
+    assert model.generator.layers[-1].weight.grad[-1].abs().sum() > 0  # the mask's channel
+    logs = model.train_step(batch(), optims)
+    assert 'loss_streak_floor' in logs
 
 
 def test_gan_stop_quantile_pushes_only_patches_below_the_clean_level():

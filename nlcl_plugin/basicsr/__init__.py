@@ -3,8 +3,8 @@
 Importing this package fills BasicSR's registries (``MODEL_REGISTRY``: ``NLCLModel``;
 ``ARCH_REGISTRY``: ``NLCLGenerator``, ``NLCLDiscriminator``; ``LOSS_REGISTRY``:
 ``LayerContrastiveLoss``, ``LocationContrastiveLoss``, ``ConsistencyLoss``,
-``SparsityLoss``, ``IdentityLoss``, ``RainTransplantLoss``, ``IdempotenceLoss``;
-``DATASET_REGISTRY``: ``UnpairedRainImageDataset``). Train with::
+``SparsityLoss``, ``IdentityLoss``, ``RainTransplantLoss``, ``IdempotenceLoss``,
+``StreakFloorLoss``; ``DATASET_REGISTRY``: ``UnpairedRainImageDataset``). Train with::
 
     python tools/basicsr_train.py -opt configs/basicsr/nlcl_demo.yml
 """

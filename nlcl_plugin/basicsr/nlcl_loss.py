@@ -32,16 +32,19 @@ option file::
       idempotence_opt:    # optional, beyond the paper
         type: IdempotenceLoss
         loss_weight: 1.0
+      streak_floor_opt:   # optional, beyond the paper
+        type: StreakFloorLoss
+        loss_weight: 1.0
 """
 from basicsr.utils.registry import LOSS_REGISTRY
 
 from ..models.losses import (ConsistencyLoss, IdempotenceLoss, IdentityLoss,
                              LayerContrastiveLoss, LocationContrastiveLoss, RainTransplantLoss,
-                             SparsityLoss)
+                             SparsityLoss, StreakFloorLoss)
 
 __all__ = ['ConsistencyLoss', 'IdempotenceLoss', 'IdentityLoss', 'LayerContrastiveLoss',
-           'LocationContrastiveLoss', 'RainTransplantLoss', 'SparsityLoss']
+           'LocationContrastiveLoss', 'RainTransplantLoss', 'SparsityLoss', 'StreakFloorLoss']
 
 for _loss in (LayerContrastiveLoss, LocationContrastiveLoss, ConsistencyLoss, SparsityLoss,
-              IdentityLoss, RainTransplantLoss, IdempotenceLoss):
+              IdentityLoss, RainTransplantLoss, IdempotenceLoss, StreakFloorLoss):
     LOSS_REGISTRY.register(_loss)

@@ -167,6 +167,7 @@ class NLCLModel(SRModel):
             identity_loss=optional('identity_opt'),
             transplant_loss=optional('transplant_opt'),
             idempotence_loss=optional('idempotence_opt'),
+            streak_floor_loss=optional('streak_floor_opt'),
             **settings)
         return objective.to(self.device)
 

@@ -17,9 +17,9 @@ __all__ = ['TERMS', 'read_scalars', 'fixed_batches', 'gradient_norms', 'checkpoi
            'checkpoints', 'checkpoint_scores', 'raw_validation', 'train_pairs_validation',
            'input_psnr', 'plot']
 
-# loss_identity: only with the optional identity loss
+# the last four only with the optional losses of the same names
 TERMS = ('loss_gan', 'loss_loc', 'loss_layer', 'loss_consistency', 'loss_sparsity',
-         'loss_identity')
+         'loss_identity', 'loss_transplant', 'loss_idempotence', 'loss_streak_floor')
 
 
 def read_scalars(work_dir):

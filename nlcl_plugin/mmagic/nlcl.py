@@ -92,6 +92,9 @@ class NLCL(BaseEditModel):
         idempotence_loss (dict, optional): ``dict(type='IdempotenceLoss',
             loss_weight=...)``: L1(G_B(sg(B)), sg(B)), beyond the paper (default: no such
             term).
+        streak_floor_loss (dict, optional): ``dict(type='StreakFloorLoss',
+            loss_weight=...)``: B keeps at least the clean crops' share of O's thin light
+            along O's rain direction, beyond the paper (default: no such term).
         objective (dict, optional): Keyword arguments of
             :class:`~nlcl_plugin.models.objective.NLCLObjective` (taps, k, sampling,
             legacy switches).
@@ -120,6 +123,7 @@ class NLCL(BaseEditModel):
                  identity_loss: Optional[dict] = None,
                  transplant_loss: Optional[dict] = None,
                  idempotence_loss: Optional[dict] = None,
+                 streak_floor_loss: Optional[dict] = None,
                  objective: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -155,6 +159,7 @@ class NLCL(BaseEditModel):
             identity_loss=_build(identity_loss),
             transplant_loss=_build(transplant_loss),
             idempotence_loss=_build(idempotence_loss),
+            streak_floor_loss=_build(streak_floor_loss),
             **objective)
         # Set by NonFiniteLossHook: apply an update only when its loss is finite on every
         # rank (``nonfinite_skipped`` then names the updates skipped this iteration).

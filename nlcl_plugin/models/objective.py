@@ -22,6 +22,7 @@ Generator objective (spec: ``nlcl-method.md`` §4.6)::
 * ``L_identity`` (optional, beyond the paper): L1(G_B(B_u), B_u).
 * ``L_transplant`` (optional, beyond the paper): L1(G_B(B_u + sg(O - B)), B_u).
 * ``L_idempotence`` (optional, beyond the paper): L1(G_B(sg(B)), sg(B)).
+* ``L_streak_floor`` (optional, beyond the paper): relu(r mean T_k(O) - mean S(B)).
 
 Legacy switches reproduce the released code's defects (spec §6): ``legacy_disc_taps``
 (D3: taps [input, L0, L3, L7]); D1/D2 (which heads are trained) are reproduced by the
@@ -76,6 +77,10 @@ class NLCLObjective(nn.Module):
         idempotence_loss (nn.Module, optional): :class:`~.losses.IdempotenceLoss`:
             G_B must take nothing from its own output B, passed without gradient (beyond
             the paper; one more G_B pass per step); None (default): no such term.
+        streak_floor_loss (nn.Module, optional): :class:`~.losses.StreakFloorLoss`: B
+            keeps at least the clean crops' share ``r`` of O's thin light along O's rain
+            direction (beyond the paper; needs the clean image in training); None
+            (default): no such term.
         gen_channels (int): Width of the generator's tapped features (32).
         disc_channels (Sequence[int]): Channels of discriminator taps 0, 3, 7, 11.
         loc_layers (Sequence[int]): G_B layers for the location loss (0, 2, 4, 8, 12).
@@ -130,6 +135,7 @@ class NLCLObjective(nn.Module):
                  identity_loss: Optional[nn.Module] = None,
                  transplant_loss: Optional[nn.Module] = None,
                  idempotence_loss: Optional[nn.Module] = None,
+                 streak_floor_loss: Optional[nn.Module] = None,
                  gen_channels: int = 32,
                  disc_channels: Sequence[int] = (64, 128, 256, 512),
                  in_channels: int = 3,
@@ -183,6 +189,8 @@ class NLCLObjective(nn.Module):
         self.transplant_loss = transplant_loss
         # beyond the paper: L1(G_B(sg(B)), sg(B)) (None: no such term)
         self.idempotence_loss = idempotence_loss
+        # beyond the paper: relu(r mean T_k(O) - mean S(B)) (None: no such term)
+        self.streak_floor_loss = streak_floor_loss
         self.loc_layers = tuple(loc_layers)
         self.legacy_disc_taps = legacy_disc_taps
         if legacy_disc_taps:
@@ -402,7 +410,8 @@ class NLCLObjective(nn.Module):
             dict: ``loss_gan``, ``loss_loc``, ``loss_layer``, ``loss_consistency``,
             ``loss_sparsity`` and, with an identity loss, ``loss_identity``, with a
             transplant loss, ``loss_transplant``, with an idempotence loss,
-            ``loss_idempotence`` (scalars with grad). Use
+            ``loss_idempotence``, with a streak floor loss, ``loss_streak_floor``
+            (scalars with grad). Use
             :meth:`layer_floor` for logging the layer loss's distance to its minimum.
         """
         if self.needs_identity and (clean is None or identity is None):
@@ -459,6 +468,8 @@ class NLCLObjective(nn.Module):
         if self.idempotence_loss is not None:
             losses['loss_idempotence'] = self.idempotence_loss(
                 _bare(generator)(bg.detach()), bg)
+        if self.streak_floor_loss is not None:
+            losses['loss_streak_floor'] = self.streak_floor_loss(rainy, bg, clean)
         return losses
 
     def layer_floor(self) -> float:

@@ -6,9 +6,10 @@ from .layer_contrastive import TPAMI_ASYMMETRIC_DEFAULTS, LayerContrastiveLoss
 from .location_contrastive import LocationContrastiveLoss, multilevel_mean
 from .rain_transplant import RainTransplantLoss, transplant
 from .sparsity import SPARSITY_TARGETS, SparsityLoss
+from .streak_floor import StreakFloorLoss, streak_share
 
 __all__ = [
     'ConsistencyLoss', 'IdempotenceLoss', 'IdentityLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss',
-    'RainTransplantLoss', 'SPARSITY_TARGETS', 'SparsityLoss', 'TPAMI_ASYMMETRIC_DEFAULTS',
-    'multilevel_mean', 'transplant'
+    'RainTransplantLoss', 'SPARSITY_TARGETS', 'SparsityLoss', 'StreakFloorLoss',
+    'TPAMI_ASYMMETRIC_DEFAULTS', 'multilevel_mean', 'streak_share', 'transplant'
 ]
