@@ -9,7 +9,7 @@ from .sparsity import SPARSITY_TARGETS, SparsityLoss
 from .streak_floor import StreakFloorLoss, streak_share
 
 __all__ = [
-    'ConsistencyLoss', 'IdempotenceLoss', 'IdentityLoss', 'LayerContrastiveLoss', 'LocationContrastiveLoss',
-    'RainTransplantLoss', 'SPARSITY_TARGETS', 'SparsityLoss', 'StreakFloorLoss',
-    'TPAMI_ASYMMETRIC_DEFAULTS', 'multilevel_mean', 'streak_share', 'transplant'
+    'ConsistencyLoss', 'IdempotenceLoss', 'IdentityLoss', 'LayerContrastiveLoss',
+    'LocationContrastiveLoss', 'RainTransplantLoss', 'SPARSITY_TARGETS', 'SparsityLoss',
+    'StreakFloorLoss', 'TPAMI_ASYMMETRIC_DEFAULTS', 'multilevel_mean', 'streak_share', 'transplant'
 ]

@@ -4,23 +4,25 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..streak_light import STREAK_ANGLES, dominant_angle, line_opening
+from ..streak_light import STREAK_ANGLES, dominant_angle, line_opening, streak_light_of_thin
 from ..thin_light import white_top_hat
 
 __all__ = ['StreakFloorLoss', 'streak_share']
+
+
+def _share_and_light(x: torch.Tensor, size: int, length: int):
+    """(:func:`streak_share`, mean T_k(g)) per image, both (N,)."""
+    thin = white_top_hat(x.mean(1, keepdim=True), size)
+    total = thin.mean((1, 2, 3))
+    streak = streak_light_of_thin(thin, length).mean((1, 2, 3))
+    return torch.where(total > 0, streak / total.clamp(min=1e-12), torch.zeros_like(total)), total
 
 
 def streak_share(x: torch.Tensor, size: int, length: int) -> torch.Tensor:
     """mean S_{k,L}(g) / mean T_k(g) per image, g the channel mean of ``x``: the share of
     its thin light that runs along its dominant direction. (N, C, H, W) -> (N,); 0 where
     the image has no thin light."""
-    thin = white_top_hat(x.mean(1, keepdim=True), size)
-    index = dominant_angle(thin, length)
-    streak = torch.cat([line_opening(thin[i:i + 1], length, STREAK_ANGLES[int(j)])
-                        for i, j in enumerate(index)], 0)
-    total = thin.mean((1, 2, 3))
-    return torch.where(total > 0, streak.mean((1, 2, 3)) / total.clamp(min=1e-12),
-                       torch.zeros_like(total))
+    return _share_and_light(x, size, length)[0]
 
 
 class StreakFloorLoss(nn.Module):
@@ -67,9 +69,8 @@ class StreakFloorLoss(nn.Module):
     def observe_clean(self, clean: torch.Tensor) -> None:
         """Add the clean crops' :func:`streak_share` to the running mean (those with thin
         light only)."""
-        share = streak_share(clean, self.size, self.length).double()
-        has_light = white_top_hat(clean.mean(1, keepdim=True), self.size).mean((1, 2, 3)) > 0
-        share = share[has_light]
+        share, light = _share_and_light(clean, self.size, self.length)
+        share = share.double()[light > 0]
         if share.numel():
             n = self.num_clean + share.numel()
             self.clean_share.mul_(self.num_clean / n).add_(share.sum() / n)
