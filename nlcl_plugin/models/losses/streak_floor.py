@@ -1,5 +1,7 @@
 """Streak floor loss: B keeps the share of streak light that clean photographs have
 (beyond the paper)."""
+from typing import Optional
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -38,8 +40,12 @@ class StreakFloorLoss(nn.Module):
     direction ``theta*`` (chosen on O, without gradient): a crop whose streak light is
     no more than the clean photographs' share (no streaks, or drops) is held as it is; a
     crop with streaks may lose streak light down to that share, and the adversarial and
-    contrastive terms decide where in the crop. Not part of NLCL: off unless a config
-    sets ``streak_floor_loss``.
+    contrastive terms decide where in the crop. The pull is the same per unit of light
+    on a crop's rain as on its texture, and it does not stop on a crop whose share is
+    below ``r`` from the start. Measured (``docs/training.md`` 4.17): it keeps the drops
+    cells' texture that the adversarial push otherwise takes, and slows the mask's rise
+    on the streaks too. Each process keeps its own running mean, of the clean crops it
+    sees. Not part of NLCL: off unless a config sets ``streak_floor_loss``.
 
     Args:
         loss_weight (float): Multiplier of the loss.
@@ -77,7 +83,7 @@ class StreakFloorLoss(nn.Module):
             self.num_clean.copy_(n)
 
     def forward(self, rainy: torch.Tensor, bg: torch.Tensor,
-                clean: torch.Tensor = None) -> torch.Tensor:
+                clean: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Args: rainy (Tensor): O; bg (Tensor): B = G_B(O); clean (Tensor, optional):
         B_u, added to the running share in training mode."""
         if rainy.shape != bg.shape:
