@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from .thin_light import white_top_hat
 
 __all__ = ['STREAK_ANGLES', 'RESTORE_GAIN', 'line_offsets', 'line_opening', 'dominant_angle',
-           'streak_light', 'streak_light_of_thin', 'restored_streak_light', 'GrayStreakLight']
+           'line_opening_along', 'streak_light', 'streak_light_of_thin', 'restored_streak_light',
+           'GrayStreakLight']
 
 #: Candidate directions in degrees: every 7.5 degrees over the half turn.
 STREAK_ANGLES: Tuple[float, ...] = tuple(-90.0 + 7.5 * i for i in range(24))
@@ -109,10 +110,16 @@ def streak_light_of_thin(thin: torch.Tensor, length: int,
     ``thin`` opened with a line of ``length`` pixels along each image's dominant
     direction, restored over ``restore`` steps when that is set.
     (N, C, H, W) -> (N, C, H, W)."""
-    index = dominant_angle(thin, length, angles)
-    light = torch.cat([line_opening(thin[i:i + 1], length, angles[int(j)])
-                       for i, j in enumerate(index)], 0)
+    light = line_opening_along(thin, dominant_angle(thin, length, angles), length, angles)
     return restored_streak_light(thin, light, restore) if restore else light
+
+
+def line_opening_along(x: torch.Tensor, index: torch.Tensor, length: int,
+                       angles: Sequence[float] = STREAK_ANGLES) -> torch.Tensor:
+    """Each image of ``x`` opened with a line of ``length`` pixels along its own direction
+    ``angles[index[n]]`` (:func:`line_opening`): (N, C, H, W), (N,) -> (N, C, H, W)."""
+    return torch.cat([line_opening(x[i:i + 1], length, angles[int(j)])
+                      for i, j in enumerate(index)], 0)
 
 
 def restored_streak_light(thin: torch.Tensor, streak: torch.Tensor, steps: int,

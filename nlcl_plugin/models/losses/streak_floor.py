@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..streak_light import STREAK_ANGLES, dominant_angle, line_opening, streak_light_of_thin
+from ..streak_light import dominant_angle, line_opening_along, streak_light_of_thin
 from ..thin_light import white_top_hat
 
 __all__ = ['StreakFloorLoss', 'streak_share']
@@ -98,6 +98,5 @@ class StreakFloorLoss(nn.Module):
             index = dominant_angle(thin_o, self.length)
             floor = float(self.clean_share) * thin_o.mean((1, 2, 3))
         thin_b = white_top_hat(bg.mean(1, keepdim=True), self.size)
-        kept = torch.cat([line_opening(thin_b[i:i + 1], self.length, STREAK_ANGLES[int(j)])
-                          for i, j in enumerate(index)], 0).mean((1, 2, 3))
+        kept = line_opening_along(thin_b, index, self.length).mean((1, 2, 3))
         return self.loss_weight * F.relu(floor - kept).mean()
