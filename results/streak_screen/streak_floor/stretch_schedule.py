@@ -6,8 +6,9 @@ taken at or before 1000, with both learning-rate schedules stretched to the long
 
 `tools/train.py CFG --resume DST.pth --cfg-options train_cfg.max_iters=2400
 param_scheduler.0.end=2200 param_scheduler.1.begin=2200 param_scheduler.1.end=2400`
-then continues from the same weights and Adam moments as the 2400-iteration run would
-(a run of the long schedule is the same run as the short one up to 1000).
+then continues from the same weights, Adam moments and schedulers as the 2400-iteration
+run would have at that step (a run of the long schedule is the same run as the short one
+up to 1000); the random draws after it are new.
 """
 import argparse
 
