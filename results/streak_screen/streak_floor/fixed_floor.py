@@ -33,11 +33,17 @@ def save(path, x):
     cv2.imwrite(path, y[:, :, ::-1])
 
 
+def clean_ratio(clean):
+    """r: the mean over the clean crops of mean S_{7,21} / mean T_7 (per channel)."""
+    with torch.no_grad():
+        return float(np.mean([(streak_light(x, 7, 21).mean() / white_top_hat(x, 7).mean()).item()
+                              for x in clean]))
+
+
 def main(root, out):
     clean = [load(p) for p in sorted(glob.glob(os.path.join(root, 'train_clean', '*')))]
+    r = clean_ratio(clean)
     with torch.no_grad():
-        r = float(np.mean([(streak_light(x, 7, 21).mean() / white_top_hat(x, 7).mean()).item()
-                           for x in clean]))
         r_loss = float(torch.cat([streak_share(x, 7, 21) for x in clean]).mean())
     print(f'r = {r:.4f} (per channel); {r_loss:.4f} (channel means, as StreakFloorLoss)')
     for split, src in (('train', 'train_rainy'), ('test', 'test/input')):

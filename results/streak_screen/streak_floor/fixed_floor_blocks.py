@@ -6,7 +6,8 @@ the block's thin light T_7, uniformly over the block:
     B = O - g S(O),   g_b = clip(1 - r mean_b T(O) / mean_b S(O), 0, 1),
 
 r = the mean over the clean crops of mean S / mean T (as fixed_floor.py). B = the crop's
-side is fixed_floor.py's filter. Writes one outputs' folder per block size under OUT;
+side is fixed_floor.py's filter (the same scores; the block means are taken channel mean
+first, so a few pixels round the other way). Writes one outputs' folder per block size under OUT;
 score them with tools/error_bands.py.
 
     python fixed_floor_blocks.py DATA_ROOT OUT B...
@@ -15,21 +16,18 @@ import glob
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from nlcl_plugin.models.streak_light import streak_light
 from nlcl_plugin.models.thin_light import white_top_hat
 
-from fixed_floor import load, save
+from fixed_floor import clean_ratio, load, save
 
 
 def main(root, out, blocks):
     clean = [load(p) for p in sorted(glob.glob(os.path.join(root, 'train_clean', '*')))]
-    with torch.no_grad():
-        r = float(np.mean([(streak_light(x, 7, 21).mean() / white_top_hat(x, 7).mean()).item()
-                           for x in clean]))
+    r = clean_ratio(clean)
     print(f'r = {r:.4f} (per channel)')
     for block in blocks:
         folder = os.path.join(out, f'block{block}_train')
