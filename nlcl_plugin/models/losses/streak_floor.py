@@ -45,7 +45,7 @@ class StreakFloorLoss(nn.Module):
     below ``r`` from the start. Measured (``docs/training.md`` 4.17): it keeps the drops
     cells' texture that the adversarial push otherwise takes to 1200 iterations, and
     slows the mask's rise on the streaks too; at weight 10 it gives way from about 1600
-    on, as the push grows (4.18). Each process keeps its own running mean, of the clean
+    on, as the mask rises (4.18). Each process keeps its own running mean, of the clean
     crops it sees. Not part of NLCL: off unless a config sets ``streak_floor_loss``.
 
     Args:
