@@ -42,8 +42,8 @@ class StreakFloorLoss(nn.Module):
     crop with streaks may lose streak light down to that share, and the adversarial and
     contrastive terms decide where in the crop. The pull is the same per unit of light
     on a crop's rain as on its texture, and it does not stop on a crop whose share is
-    below ``r`` from the start. Measured (``docs/training.md`` 4.17): it keeps the drops
-    cells' texture that the adversarial push otherwise takes to 1200 iterations, and
+    below ``r`` from the start. Measured (``docs/training.md`` 4.17): to 1200 iterations
+    it keeps the drops cells' texture that the adversarial push otherwise takes, and
     slows the mask's rise on the streaks too; at weight 10 it gives way from about 1600
     on, as the mask rises (4.18). Each process keeps its own running mean, of the clean
     crops it sees. Not part of NLCL: off unless a config sets ``streak_floor_loss``.
