@@ -27,26 +27,32 @@ from nlcl_plugin.models.thin_light import white_top_hat
 from fixed_floor import clean_ratio, load, save
 
 
-def capped_mask(err, light, cost, budget, steps=60):
-    """m(lam) = clip((<err, L> - lam cost) / <L, L>, 0, 1) with the smallest lam >= 0 whose
-    sum(m cost) <= budget. err, light (1, C, H, W); cost (1, 1, H, W) -> (1, 1, H, W)."""
+def bisect_mask(err, light, cost, fits, steps=60):
+    """m(lam) = clip((<err, L> - lam cost) / <L, L>, 0, 1) with the smallest lam >= 0 for
+    which ``fits(m)`` holds (m shrinks as lam grows). err, light (1, C, H, W); cost
+    (1, 1, H, W) -> (1, 1, H, W)."""
     num = (err * light).sum(1, keepdim=True)
     den = (light * light).sum(1, keepdim=True).clamp(min=1e-12)
 
     def mask(lam):
         return ((num - lam * cost) / den).clamp(0, 1) * (den > 1e-12)
 
-    if budget <= 0:
-        return torch.zeros_like(num)
-    if float((mask(0.0) * cost).sum()) <= budget:
+    if fits(mask(0.0)):
         return mask(0.0)
     lo, hi = 0.0, 1.0
-    while float((mask(hi) * cost).sum()) > budget:
+    while not fits(mask(hi)):
         hi *= 2
     for _ in range(steps):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if float((mask(mid) * cost).sum()) > budget else (lo, mid)
+        lo, hi = (lo, mid) if fits(mask(mid)) else (mid, hi)
     return mask(hi)
+
+
+def capped_mask(err, light, cost, budget, steps=60):
+    """:func:`bisect_mask` under the cap sum(m cost) <= budget."""
+    if budget <= 0:
+        return torch.zeros_like(cost)
+    return bisect_mask(err, light, cost, lambda m: float((m * cost).sum()) <= budget, steps)
 
 
 def main(root, out, restore=0):
