@@ -267,6 +267,30 @@ def test_longer_supervised_schedules_are_the_reference_trained_longer():
         assert linear.end_factor == pytest.approx(1 / 11)
 
 
+def test_same_places_supervised_reference_matches_the_nlcl_recipe():
+    """supervised_demo_same_places.py: the G_B, crops, schedule and test split of
+    nlcl_demo_same_places.py, trained on that layout's paired cells."""
+    from mmengine.config import Config
+    nlcl = Config.fromfile(osp.join(REPO, 'configs/nlcl_demo_same_places.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs/demo/supervised_demo_same_places.py'))
+    assert cfg.model.type == 'BaseEditModel'
+    assert cfg.model.generator.to_dict() == nlcl.model.generator.to_dict()
+    data = cfg.train_dataloader.dataset
+    root = nlcl.train_dataloader.dataset.data_root
+    assert (data.type, data.data_root, data.demo_root, data.demo_layout) == \
+        ('DemoPairedRainDataset', root, root, 'same_places')
+    assert data.data_prefix.to_dict() == dict(img='train_rainy', gt='train_target')
+    (crop, ) = [t for t in data.pipeline if t.type == 'PairedRandomCrop']
+    assert crop.gt_patch_size == nlcl.crop_size
+    for key in ('val_dataloader', 'test_dataloader'):
+        assert cfg[key].dataset.data_root == nlcl[key].dataset.data_root
+        assert cfg[key].dataset.demo_layout == 'same_places'
+    assert cfg.train_cfg.max_iters == nlcl.train_cfg.max_iters == 1200
+    assert [s.to_dict() for s in cfg.param_scheduler] == \
+        [s.to_dict() for s in nlcl.param_scheduler]
+    assert cfg.optim_wrapper.optimizer.lr == nlcl.optim_wrapper.generator.optimizer.lr
+
+
 def test_aggregate_per_rain_kind():
     """Per kind, each metric's mean and spread over seeds, as for the whole split."""
     rows = [seed_row(0, 26.0, 0.8), seed_row(1, 26.0, 0.8)]

@@ -4,7 +4,7 @@
 # same crop size, optimiser, 1200-iteration schedule and test split. It sees the ground
 # truth NLCL never sees: the bound the same-places NLCL is measured against.
 #
-#   python tools/train.py configs/demo/supervised_same_places.py --work-dir work_dirs/supervised_same_places
+#   python tools/train.py configs/demo/supervised_demo_same_places.py --work-dir work_dirs/supervised_demo_same_places
 _base_ = ['./supervised_demo.py']
 
 data_root = 'data/nlcl_demo_same_places'
