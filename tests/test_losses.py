@@ -216,6 +216,23 @@ def test_identity_loss_is_the_weighted_mean_absolute_change_of_the_clean_image()
         IdentityLoss()(identity, clean[:, :, :4])
 
 
+def test_squared_identity_loss_is_the_weighted_mean_squared_change_and_free_at_the_identity():
+    g = torch.Generator().manual_seed(3)
+    identity, clean = (torch.randn(2, 3, 5, 7, generator=g, dtype=torch.float64) for _ in range(2))
+    by_hand = sum((float(a) - float(b)) ** 2 for a, b in zip(identity.flatten(), clean.flatten()))
+    assert close(IdentityLoss(2.5, criterion='l2')(identity, clean), 2.5 * by_hand / clean.numel())
+    # at G_B(B_u) = B_u the squared form pulls with zero gradient, the L1 form with its
+    # full weight (its subgradient at 0 is taken as 0 by torch, so probe just beside it)
+    near = (clean + 1e-6).requires_grad_(True)
+    IdentityLoss(4.0, criterion='l2')(near, clean).backward()
+    assert float(near.grad.abs().max()) < 1e-6
+    near_l1 = (clean + 1e-6).requires_grad_(True)
+    IdentityLoss(4.0)(near_l1, clean).backward()
+    torch.testing.assert_close(near_l1.grad, torch.full_like(clean, 4.0 / clean.numel()))
+    with pytest.raises(ValueError, match='criterion'):
+        IdentityLoss(criterion='huber')
+
+
 def test_stopped_scores_push_only_the_patches_below_the_clean_level():
     """Fed to LSGAN against 1, the stopped scores give mean(min(D(B) - t, 0)^2) with t the
     quantile of the clean scores, by hand; a patch at or above t gets no gradient."""

@@ -6,7 +6,8 @@ __all__ = ['IdentityLoss']
 
 
 class IdentityLoss(nn.Module):
-    """loss_weight * mean|G_B(B_u) - B_u| on the unpaired clean image B_u.
+    """loss_weight * mean|G_B(B_u) - B_u| on the unpaired clean image B_u, or with
+    ``criterion='l2'`` loss_weight * mean (G_B(B_u) - B_u)^2.
 
     CycleGAN's identity-mapping loss (Zhu et al., ICCV 2017, section 5.2), which keeps a
     translation from changing the colour composition of an image already in the target
@@ -17,23 +18,37 @@ class IdentityLoss(nn.Module):
     sets ``identity_loss`` (``configs/nlcl_demo_long_identity.py``,
     ``configs/demo/nlcl_demo_identity.py``).
 
+    The L1 form has a kink at G_B(B_u) = B_u: any light G_B removes from a clean image
+    costs ``loss_weight`` per unit at once, however little it is. A generator whose
+    removal is free per pixel starts there and is held there when that pull is larger
+    than the adversarial push (``docs/training.md`` 4.19). The squared form costs
+    nothing to first order at B_u, so a small removal can start, and grows with the
+    change, so a large change of a clean image (texture, tone) costs the most.
+
     Args:
         loss_weight (float): Multiplier of the loss.
+        criterion (str): 'l1' (mean absolute difference) or 'l2' (mean squared).
 
     Shapes:
         forward: identity G_B(B_u), clean B_u, both (N, C, H, W) -> scalar.
     """
 
-    def __init__(self, loss_weight: float = 1.0):
+    def __init__(self, loss_weight: float = 1.0, criterion: str = 'l1'):
         super().__init__()
+        if criterion not in ('l1', 'l2'):
+            raise ValueError(f"IdentityLoss criterion must be 'l1' or 'l2', got {criterion!r}")
         self.loss_weight = loss_weight
+        self.criterion = criterion
 
     def extra_repr(self) -> str:
-        return f'loss_weight={self.loss_weight}'
+        return f'loss_weight={self.loss_weight}, criterion={self.criterion!r}'
 
     def forward(self, identity: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
         """Args: identity (Tensor): G_B(B_u); clean (Tensor): B_u."""
         if identity.shape != clean.shape:
             raise ValueError(f'G_B(B_u) {tuple(identity.shape)} and B_u {tuple(clean.shape)} '
                              'must have the same shape')
-        return self.loss_weight * (identity - clean).abs().mean()
+        diff = identity - clean
+        if self.criterion == 'l2':
+            return self.loss_weight * diff.square().mean()
+        return self.loss_weight * diff.abs().mean()
