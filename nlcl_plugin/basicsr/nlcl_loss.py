@@ -26,6 +26,7 @@ option file::
       identity_opt:       # optional, beyond the paper
         type: IdentityLoss
         loss_weight: 1.0
+        criterion: l1     # or l2 (squared)
       transplant_opt:     # optional, beyond the paper
         type: RainTransplantLoss
         loss_weight: 1.0

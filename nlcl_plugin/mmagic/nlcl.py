@@ -85,7 +85,8 @@ class NLCL(BaseEditModel):
         consistency_loss (dict, optional): Consistency loss config.
         sparsity_loss (dict, optional): Sparsity loss config.
         identity_loss (dict, optional): ``dict(type='IdentityLoss', loss_weight=...)``:
-            L1(G_B(B_u), B_u), beyond the paper (default: no such term).
+            L1(G_B(B_u), B_u) (squared with ``criterion='l2'``), beyond the paper
+            (default: no such term).
         transplant_loss (dict, optional): ``dict(type='RainTransplantLoss',
             loss_weight=...)``: L1(G_B(B_u + sg(O - B)), B_u), beyond the paper (default:
             no such term).

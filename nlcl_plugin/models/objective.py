@@ -19,7 +19,7 @@ Generator objective (spec: ``nlcl-method.md`` §4.6)::
   positives) and of R (``num_rain_patches``), embedded by the frozen discriminator,
   searched in image space; averaged over the discriminator taps.
 * ``L_consistency``: MSE(B + R, O); ``L_sparsity``: L1 of the implied rain.
-* ``L_identity`` (optional, beyond the paper): L1(G_B(B_u), B_u).
+* ``L_identity`` (optional, beyond the paper): L1(G_B(B_u), B_u), or its square.
 * ``L_transplant`` (optional, beyond the paper): L1(G_B(B_u + sg(O - B)), B_u).
 * ``L_idempotence`` (optional, beyond the paper): L1(G_B(sg(B)), sg(B)).
 * ``L_streak_floor`` (optional, beyond the paper): relu(r mean T_k(O) - mean S(B)).
