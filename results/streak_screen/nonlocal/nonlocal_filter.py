@@ -19,23 +19,16 @@ tools/error_bands.py.
 import argparse
 import glob
 import os
+import sys
 
 import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from nlcl_plugin.models.thin_light import white_top_hat
 
-
-def load(path):
-    x = cv2.imread(path)[:, :, ::-1].astype(np.float32) / 127.5 - 1
-    return torch.from_numpy(x.copy()).permute(2, 0, 1)[None]
-
-
-def save(path, x):
-    y = ((x[0].permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
-    cv2.imwrite(path, y[:, :, ::-1])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'streak_floor'))
+from fixed_floor import load, save  # noqa: E402
 
 
 def guide_of(x, kind):
