@@ -174,9 +174,11 @@ def test_linear_tail_lr_matches_mmagic_schedule():
 # --------------------------------------------------------------------------- parity
 @pytest.mark.parametrize('legacy,extra', [(False, None), (True, None), (False, 'identity'),
                                           (False, 'transplant'), (False, 'idempotence'),
-                                          (False, 'gan_stop'), (False, 'streak_floor')],
+                                          (False, 'gan_stop'), (False, 'streak_floor'),
+                                          (False, 'fake_identity')],
                          ids=['paper', 'legacy', 'identity_loss', 'transplant_loss',
-                              'idempotence_loss', 'gan_stop_quantile', 'streak_floor_loss'])
+                              'idempotence_loss', 'gan_stop_quantile', 'streak_floor_loss',
+                              'fake_identity'])
 def test_training_step_equals_the_mmagic_model(legacy, extra):
     """Same weights, batch and seed: every loss term (and the updated weights) match."""
     pytest.importorskip('mmagic')
@@ -205,11 +207,16 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
         opt['train']['streak_floor_opt'] = dict(streak_floor_loss)
     if extra == 'gan_stop':
         opt['train']['objective']['gan_stop_quantile'] = 0.5
+    if extra == 'fake_identity':
+        opt['train']['objective']['fake_identity'] = True
     bs_model = build_model(opt)
     assert bs_model.objective.gan_stop_quantile == (0.5 if extra == 'gan_stop' else None)
+    assert bs_model.objective.fake_identity == (extra == 'fake_identity')
     objective = dict(TINY_OBJECTIVE)
     if extra == 'gan_stop':
         objective['gan_stop_quantile'] = 0.5
+    if extra == 'fake_identity':
+        objective['fake_identity'] = True
     if legacy:
         objective.update(legacy_disc_taps=True, legacy_freeze_loc_heads=True,
                          legacy_adv_head_bug=True)

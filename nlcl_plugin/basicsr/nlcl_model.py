@@ -301,7 +301,7 @@ class NLCLModel(SRModel):
 
         for _ in range(self.net_d_steps):
             self.optimizer_d.zero_grad()
-            d_losses = self.objective.discriminator_loss(self.net_d, bg, clean)
+            d_losses = self.objective.discriminator_loss(self.net_d, bg, clean, identity)
             l_d = sum(d_losses.values())
             l_d.backward()
             self.optimizer_d.step()

@@ -238,7 +238,7 @@ class NLCL(BaseEditModel):
 
         for _ in range(self.disc_steps):
             with disc_ow.optim_context(self.discriminator):
-                d_losses = objective.discriminator_loss(self.discriminator, bg, clean)
+                d_losses = objective.discriminator_loss(self.discriminator, bg, clean, identity)
                 loss_d, log_d = self.parse_losses(d_losses)
             if self._update_allowed(loss_d, 'discriminator'):
                 self._discriminator_update(disc_ow, loss_d)

@@ -12,6 +12,8 @@ Generator objective (spec: ``nlcl-method.md`` §4.6)::
 
 * ``L_adv``: LSGAN, D(B) against 1 (with ``gan_stop_quantile``, beyond the paper: only
   the patches scored below that quantile of D's scores on B_u, up to it).
+* ``L_D``: LSGAN, D(B) against 0 and D(B_u) against 1 (with ``fake_identity``, beyond the
+  paper: D(G_B(B_u)) against 0 as well).
 * ``L_loc``: location contrastive (PatchNCE) between O and B in G_B's features at
   layers ``loc_layers``, searched non-locally in layer 0's features of O; with
   ``loc_identity`` averaged with the same term between B_u and G_B(B_u).
@@ -124,6 +126,13 @@ class NLCLObjective(nn.Module):
             adversarial term, is seen under a random symmetry of the square
             (:class:`.disc_augment.DihedralAugment`), so that D cannot learn its few
             clean crops by heart. The layer loss's taps are taken without it.
+        gan_stop_quantile (float, optional): See ``L_adv`` above (None: off).
+        fake_identity (bool): False (the paper) or True (beyond the paper): D's fakes are
+            G_B(B_u) as well as B, half each. The clean images then stand on both sides
+            of D, which cannot tell a clean image from G_B's output on it except by what
+            G_B changed there: D cannot learn its clean crops by heart, it is flat where
+            an image holds no rain, and what it finds on G_B(B_u) (texture taken where no
+            rain was) it holds against B as well.
     """
 
     def __init__(self,
@@ -158,7 +167,8 @@ class NLCLObjective(nn.Module):
                  detail_sigma: float = 3.0,
                  disc_streak: Tuple[int, int] = (7, 21),
                  disc_augment: str = 'none',
-                 gan_stop_quantile: Optional[float] = None):
+                 gan_stop_quantile: Optional[float] = None,
+                 fake_identity: bool = False):
         super().__init__()
         if disc_input not in DISC_INPUTS:
             raise ValueError(f'disc_input must be one of {DISC_INPUTS}, got {disc_input!r}')
@@ -178,6 +188,7 @@ class NLCLObjective(nn.Module):
             if not 0.0 <= gan_stop_quantile <= 1.0:
                 raise ValueError(f'gan_stop_quantile must be in [0, 1], got {gan_stop_quantile}')
         self.gan_stop_quantile = gan_stop_quantile
+        self.fake_identity = bool(fake_identity)
         self.gan_loss = gan_loss
         self.layer_loss = layer_loss if layer_loss is not None else LayerContrastiveLoss()
         self.loc_loss = loc_loss if loc_loss is not None else LocationContrastiveLoss()
@@ -228,8 +239,9 @@ class NLCLObjective(nn.Module):
 
     @property
     def needs_identity(self) -> bool:
-        """Whether the generator step needs G_B(B_u) (``loc_identity`` or an identity loss)."""
-        return self.loc_identity or self.identity_loss is not None
+        """Whether the training step needs G_B(B_u) (``loc_identity``, an identity loss or
+        ``fake_identity``)."""
+        return self.loc_identity or self.identity_loss is not None or self.fake_identity
 
     def frozen_heads(self) -> List[str]:
         """Names of the samplers whose heads are never trained (legacy switches,
@@ -255,26 +267,47 @@ class NLCLObjective(nn.Module):
 
     # ------------------------------------------------------------------ discriminator
     def discriminator_loss(self, discriminator: PatchDiscriminator, fake_bg: torch.Tensor,
-                           clean: torch.Tensor) -> Dict[str, torch.Tensor]:
+                           clean: torch.Tensor,
+                           identity: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """L_D = (LSGAN(D(B.detach()), 0) + LSGAN(D(B_u), 1)) / 2, D seeing
         :meth:`scored_view` of each (with ``disc_augment``, a random symmetry per image
-        while training).
+        while training). With ``fake_identity`` the fake term is the mean of
+        LSGAN(D(B.detach()), 0) and LSGAN(D(G_B(B_u).detach()), 0).
 
         Args:
             fake_bg (Tensor): B = G_B(O), (N, 3, H, W); detached here.
             clean (Tensor): Unpaired clean images B_u, (M, 3, H', W').
+            identity (Tensor, optional): G_B(B_u), (M, 3, H', W'); detached here. Needed
+                with ``fake_identity``, ignored without.
         """
         view = self.scored_view
+        if self.fake_identity:
+            if identity is None:
+                raise ValueError('fake_identity needs G_B(B_u) (identity)')
+            if identity.shape != clean.shape:
+                raise ValueError(f'identity {tuple(identity.shape)} must have the clean '
+                                 f'images\' shape {tuple(clean.shape)}')
         if fake_bg.shape[1:] == clean.shape[1:]:
-            # one pass over [B; B_u] (D works sample by sample: same scores, fewer and
-            # larger kernels, each weight read once)
-            n = fake_bg.shape[0]
-            scores = discriminator(view(torch.cat([fake_bg.detach(), clean])))
+            # one pass over [B; (G_B(B_u);) B_u] (D works sample by sample: same scores,
+            # fewer and larger kernels, each weight read once)
+            fakes = [fake_bg.detach()]
+            if self.fake_identity:
+                fakes.append(identity.detach())
+            n = sum(f.shape[0] for f in fakes)
+            scores = discriminator(view(torch.cat([*fakes, clean])))
             fake_scores, real_scores = split_batch(scores, n)
+            if self.fake_identity:
+                bg_scores, identity_scores = split_batch(fake_scores, fake_bg.shape[0])
         else:
-            fake_scores = discriminator(view(fake_bg.detach()))
+            fake_scores = bg_scores = discriminator(view(fake_bg.detach()))
             real_scores = discriminator(view(clean))
-        fake = self.gan_loss(fake_scores, False, is_disc=True)
+            if self.fake_identity:
+                identity_scores = discriminator(view(identity.detach()))
+        if self.fake_identity:
+            fake = 0.5 * (self.gan_loss(bg_scores, False, is_disc=True)
+                          + self.gan_loss(identity_scores, False, is_disc=True))
+        else:
+            fake = self.gan_loss(fake_scores, False, is_disc=True)
         real = self.gan_loss(real_scores, True, is_disc=True)
         return dict(loss_d_fake=0.5 * fake, loss_d_real=0.5 * real)
 
