@@ -129,10 +129,12 @@ class NLCLObjective(nn.Module):
         gan_stop_quantile (float, optional): See ``L_adv`` above (None: off).
         fake_identity (bool): False (the paper) or True (beyond the paper): D's fakes are
             G_B(B_u) as well as B, half each. The clean images then stand on both sides
-            of D, which cannot tell a clean image from G_B's output on it except by what
-            G_B changed there: D cannot learn its clean crops by heart, it is flat where
-            an image holds no rain, and what it finds on G_B(B_u) (texture taken where no
-            rain was) it holds against B as well.
+            of D, which can tell a clean image from G_B's output on it only by what G_B
+            changed there: D cannot learn its clean crops by heart (it scores them near
+            2/3, the LSGAN optimum), and what it finds on G_B(B_u) (texture taken where
+            no rain was) it can hold against B as well. Measured in
+            ``docs/training.md`` 4.21: it does not keep G_B off the texture of images
+            with little rain.
     """
 
     def __init__(self,
