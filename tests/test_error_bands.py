@@ -45,6 +45,20 @@ def test_offset_is_base_and_checkerboard_is_detail(tmp_path):
     assert mean['input'] == (off['input'] + chk['input']) / 2
 
 
+def test_grey_detail_is_the_channel_mean_less_its_blur():
+    rng = np.random.default_rng(1)
+    clean = rng.uniform(0, 1, (32, 24, 3))
+    layer = rng.uniform(-0.2, 0.2, (32, 24, 3))
+    grey = layer.mean(2)
+    # by hand: the grey layer less its Gaussian blur (reflected borders), whatever the clean image
+    expected = grey - cv2.GaussianBlur(grey, (0, 0), 2.0, borderType=cv2.BORDER_REFLECT)
+    got = error_bands.grey_detail(clean + layer, clean, 2.0)
+    assert got.shape == (32, 24)
+    assert np.abs(got - expected).max() < 1e-9
+    # an offset lies in the base band alone
+    assert np.abs(error_bands.grey_detail(clean + 0.1, clean)).max() < 1e-9
+
+
 def test_missing_split_is_named(tmp_path, capsys):
     assert error_bands_tool.main(['--root', str(tmp_path / 'none')]) == 2
     assert 'none/input does not exist' in capsys.readouterr().err

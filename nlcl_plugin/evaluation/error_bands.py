@@ -13,7 +13,7 @@ import os.path as osp
 
 from .metrics import y_metrics
 
-__all__ = ['Y_WEIGHTS', 'bands', 'as_image', 'band_removal', 'measure_outputs',
+__all__ = ['Y_WEIGHTS', 'bands', 'grey_detail', 'as_image', 'band_removal', 'measure_outputs',
            'detail_error_map', 'band_figure', 'measure']
 
 
@@ -24,6 +24,14 @@ def bands(rainy, clean, sigma):
     err = rainy.astype(np.float64) - clean.astype(np.float64)
     base = cv2.GaussianBlur(err, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
     return base, err - base
+
+
+def grey_detail(rainy, clean, sigma=3.0):
+    """The grey detail layer of rainy - clean: the channel mean of :func:`bands`' detail.
+
+    Shapes: rainy, clean (H, W, 3) -> (H, W), float64.
+    """
+    return bands(rainy, clean, sigma)[1].mean(2)
 
 
 def as_image(x):

@@ -14,7 +14,7 @@ import sys
 import cv2
 import numpy as np
 
-from nlcl_plugin.evaluation.error_bands import bands
+from nlcl_plugin.evaluation.error_bands import grey_detail
 
 
 def main():
@@ -29,7 +29,7 @@ def main():
             x = cv2.imread(f).astype(np.float64) / 255
             y = cv2.imread(osp.join(outputs, osp.basename(f))).astype(np.float64) / 255
             psnr.append(10 * np.log10(1 / max(((y - x) ** 2).mean(), 1e-12)))
-            rms.append(np.sqrt((bands(y, x, 3.0)[1].mean(2) ** 2).mean()))
+            rms.append(np.sqrt((grey_detail(y, x) ** 2).mean()))
         print(f'| {inputs} | {outputs} | {len(psnr)} | {np.mean(psnr):.2f} | {np.mean(rms):.4f} |')
 
 

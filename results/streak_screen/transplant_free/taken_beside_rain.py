@@ -1,7 +1,7 @@
 """What a model takes from the training cells beside the rain, per rain kind.
 
 For each rainy training cell O with its rain-free twin T and a model's output B, on the grey
-detail layer (channel mean of the detail band at sigma 3, ``error_bands.bands``):
+detail layer (channel mean of the detail band at sigma 3, ``error_bands.grey_detail``):
 
 * rain  r = detail(O - T), removed d = detail(O - B), texture t = detail(T);
 * taken: <d, r> / <r, r>, the share of the rain's detail taken along it;
@@ -26,12 +26,7 @@ import sys
 import cv2
 import numpy as np
 
-from nlcl_plugin.evaluation.error_bands import bands
-
-
-def grey_detail(a, b):
-    """The grey detail layer of a - b (sigma 3)."""
-    return bands(a, b, 3.0)[1].mean(2)
+from nlcl_plugin.evaluation.error_bands import grey_detail
 
 
 def cell_figures(o, t, b):
