@@ -92,7 +92,7 @@ def test_registries_hold_the_adapter():
     assert 'NLCLGenerator' in ARCH_REGISTRY and 'NLCLDiscriminator' in ARCH_REGISTRY
     for name in ('LayerContrastiveLoss', 'LocationContrastiveLoss', 'ConsistencyLoss',
                  'SparsityLoss', 'IdentityLoss', 'RainTransplantLoss', 'IdempotenceLoss',
-                 'StreakFloorLoss'):
+                 'StreakFloorLoss', 'LayerExclusionLoss'):
         assert name in LOSS_REGISTRY
         assert build_loss(dict(type=name)) is not None
     assert 'UnpairedRainImageDataset' in DATASET_REGISTRY
@@ -175,10 +175,10 @@ def test_linear_tail_lr_matches_mmagic_schedule():
 @pytest.mark.parametrize('legacy,extra', [(False, None), (True, None), (False, 'identity'),
                                           (False, 'transplant'), (False, 'idempotence'),
                                           (False, 'gan_stop'), (False, 'streak_floor'),
-                                          (False, 'fake_identity')],
+                                          (False, 'fake_identity'), (False, 'exclusion')],
                          ids=['paper', 'legacy', 'identity_loss', 'transplant_loss',
                               'idempotence_loss', 'gan_stop_quantile', 'streak_floor_loss',
-                              'fake_identity'])
+                              'fake_identity', 'exclusion_loss'])
 def test_training_step_equals_the_mmagic_model(legacy, extra):
     """Same weights, batch and seed: every loss term (and the updated weights) match."""
     pytest.importorskip('mmagic')
@@ -205,6 +205,10 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
                          if extra == 'streak_floor' else None)
     if streak_floor_loss:
         opt['train']['streak_floor_opt'] = dict(streak_floor_loss)
+    exclusion_loss = (dict(type='LayerExclusionLoss', loss_weight=6.0)
+                      if extra == 'exclusion' else None)
+    if exclusion_loss:
+        opt['train']['exclusion_opt'] = dict(exclusion_loss)
     if extra == 'gan_stop':
         opt['train']['objective']['gan_stop_quantile'] = 0.5
     if extra == 'fake_identity':
@@ -242,6 +246,7 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
             transplant_loss=transplant_loss,
             idempotence_loss=idempotence_loss,
             streak_floor_loss=streak_floor_loss,
+            exclusion_loss=exclusion_loss,
             objective=objective,
             # identity normalisation: the batch below is already in [-1, 1]
             data_preprocessor=dict(type='DataPreprocessor', mean=[0.] * 3, std=[1.] * 3)))
@@ -262,7 +267,7 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
     bs_logs = bs_model.get_current_log()
 
     extra_terms = ((f'g_{extra}',) if extra in ('identity', 'transplant', 'idempotence',
-                                                 'streak_floor') else ())
+                                                 'streak_floor', 'exclusion') else ())
     for term in LOSS_TERMS + extra_terms:
         stem = term.split('_', 1)[1] if term.startswith('g_') else term
         assert bs_logs[f'l_{term}'] == pytest.approx(float(mm_logs[f'loss_{stem}'].detach()),

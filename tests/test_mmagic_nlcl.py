@@ -1,6 +1,7 @@
 """The NLCL model inside MMagic: one training step, loss bookkeeping, legacy defects."""
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,7 +20,7 @@ TINY_OBJECTIVE = dict(num_loc_patches=16, num_bg_patches=4, num_rain_patches=8, 
 
 
 def tiny_model_cfg(identity_loss=None, transplant_loss=None, idempotence_loss=None,
-                   generator=None, streak_floor_loss=None, **objective):
+                   generator=None, streak_floor_loss=None, exclusion_loss=None, **objective):
     return dict(
         type='NLCL',
         generator=generator or dict(type='DecompositionGenerator', mid_channels=8),
@@ -31,6 +32,7 @@ def tiny_model_cfg(identity_loss=None, transplant_loss=None, idempotence_loss=No
         transplant_loss=transplant_loss,
         idempotence_loss=idempotence_loss,
         streak_floor_loss=streak_floor_loss,
+        exclusion_loss=exclusion_loss,
         objective=dict(TINY_OBJECTIVE, gen_channels=8, embed_channels=16, **objective),
         data_preprocessor=dict(type='DataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3))
 
@@ -48,10 +50,11 @@ def optim_cfg(legacy=False):
 
 
 def build(legacy=False, identity_loss=None, transplant_loss=None, idempotence_loss=None,
-          generator=None, streak_floor_loss=None, **objective):
+          generator=None, streak_floor_loss=None, exclusion_loss=None, **objective):
     with DefaultScope.overwrite_default_scope('mmagic'):
         model = MODELS.build(tiny_model_cfg(identity_loss, transplant_loss, idempotence_loss,
-                                            generator, streak_floor_loss, **objective))
+                                            generator, streak_floor_loss, exclusion_loss,
+                                            **objective))
         ctor = OPTIM_WRAPPER_CONSTRUCTORS.build(
             dict(type='MultiOptimWrapperConstructor', optim_wrapper_cfg=optim_cfg(legacy)))
         return model, ctor(model)
@@ -449,6 +452,44 @@ def test_streak_floor_loss_term():
     assert model.generator.layers[-1].weight.grad[-1].abs().sum() > 0  # the mask's channel
     logs = model.train_step(batch(), optims)
     assert 'loss_streak_floor' in logs
+
+
+def test_exclusion_loss_term():
+    """With exclusion_loss, the generator step adds weight * mean relu(c) with c the
+    correlation of the grey detail layers of O - B and B (by hand below, with scipy's
+    Gaussian filter), the other terms are unchanged, and its gradient reaches G_B."""
+    from scipy.ndimage import gaussian_filter
+    torch.manual_seed(1)
+    gen = dict(type='DecompositionGenerator', mid_channels=8, residual=True,
+               removes_light=True, thin_light_size=5, thin_light_init=0.3,
+               zero_init_output=True)
+    model, optims = build(exclusion_loss=dict(type='LayerExclusionLoss', loss_weight=7.0,
+                                              floor=0.0), generator=gen)
+    plain, _ = build(generator=gen)
+    plain.load_state_dict(model.state_dict())
+    losses, rainy, clean = step_losses_with_and_without(model, plain, seed=7)
+
+    def detail(x):  # reflect-101 padding as torch's 'reflect', radius ceil(3 sigma)
+        g = x.mean(0).double().numpy()
+        return g - gaussian_filter(g, 3.0, mode='mirror', truncate=3.0)
+
+    with torch.no_grad():
+        bg = model.generator(rainy)
+    cs = []
+    for o, b in zip(rainy, bg):
+        dr, db = detail(o - b), detail(b)
+        cs.append((dr * db).sum() / np.sqrt((dr ** 2).sum() * (db ** 2).sum()))
+    expected = 7.0 * np.mean(np.maximum(cs, 0.0))
+    assert expected > 0  # the thin light taken from noise is left in part
+    assert float(losses[0]['loss_exclusion'].detach()) == pytest.approx(expected, rel=1e-4)
+    assert 'loss_exclusion' not in losses[1]
+    for key, value in losses[1].items():
+        torch.testing.assert_close(losses[0][key], value, msg=key)
+    model.generator.zero_grad()
+    losses[0]['loss_exclusion'].backward()
+    assert model.generator.layers[-1].weight.grad.abs().sum() > 0
+    logs = model.train_step(batch(), optims)
+    assert 'loss_exclusion' in logs
 
 
 def test_gan_stop_quantile_pushes_only_patches_below_the_clean_level():

@@ -4,7 +4,8 @@ Importing this package fills BasicSR's registries (``MODEL_REGISTRY``: ``NLCLMod
 ``ARCH_REGISTRY``: ``NLCLGenerator``, ``NLCLDiscriminator``; ``LOSS_REGISTRY``:
 ``LayerContrastiveLoss``, ``LocationContrastiveLoss``, ``ConsistencyLoss``,
 ``SparsityLoss``, ``IdentityLoss``, ``RainTransplantLoss``, ``IdempotenceLoss``,
-``StreakFloorLoss``; ``DATASET_REGISTRY``: ``UnpairedRainImageDataset``). Train with::
+``StreakFloorLoss``, ``LayerExclusionLoss``; ``DATASET_REGISTRY``:
+``UnpairedRainImageDataset``). Train with::
 
     python tools/basicsr_train.py -opt configs/basicsr/nlcl_demo.yml
 """

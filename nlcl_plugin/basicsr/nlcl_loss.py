@@ -36,16 +36,21 @@ option file::
       streak_floor_opt:   # optional, beyond the paper
         type: StreakFloorLoss
         loss_weight: 1.0
+      exclusion_opt:      # optional, beyond the paper
+        type: LayerExclusionLoss
+        loss_weight: 1.0
 """
 from basicsr.utils.registry import LOSS_REGISTRY
 
 from ..models.losses import (ConsistencyLoss, IdempotenceLoss, IdentityLoss,
-                             LayerContrastiveLoss, LocationContrastiveLoss, RainTransplantLoss,
-                             SparsityLoss, StreakFloorLoss)
+                             LayerContrastiveLoss, LayerExclusionLoss, LocationContrastiveLoss,
+                             RainTransplantLoss, SparsityLoss, StreakFloorLoss)
 
 __all__ = ['ConsistencyLoss', 'IdempotenceLoss', 'IdentityLoss', 'LayerContrastiveLoss',
-           'LocationContrastiveLoss', 'RainTransplantLoss', 'SparsityLoss', 'StreakFloorLoss']
+           'LayerExclusionLoss', 'LocationContrastiveLoss', 'RainTransplantLoss', 'SparsityLoss',
+           'StreakFloorLoss']
 
 for _loss in (LayerContrastiveLoss, LocationContrastiveLoss, ConsistencyLoss, SparsityLoss,
-              IdentityLoss, RainTransplantLoss, IdempotenceLoss, StreakFloorLoss):
+              IdentityLoss, RainTransplantLoss, IdempotenceLoss, StreakFloorLoss,
+              LayerExclusionLoss):
     LOSS_REGISTRY.register(_loss)

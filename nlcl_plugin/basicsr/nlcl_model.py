@@ -168,6 +168,7 @@ class NLCLModel(SRModel):
             transplant_loss=optional('transplant_opt'),
             idempotence_loss=optional('idempotence_opt'),
             streak_floor_loss=optional('streak_floor_opt'),
+            exclusion_loss=optional('exclusion_opt'),
             **settings)
         return objective.to(self.device)
 

@@ -17,9 +17,10 @@ __all__ = ['TERMS', 'read_scalars', 'fixed_batches', 'gradient_norms', 'checkpoi
            'checkpoints', 'checkpoint_scores', 'raw_validation', 'train_pairs_validation',
            'input_psnr', 'plot']
 
-# the last four only with the optional losses of the same names
+# the last five only with the optional losses of the same names
 TERMS = ('loss_gan', 'loss_loc', 'loss_layer', 'loss_consistency', 'loss_sparsity',
-         'loss_identity', 'loss_transplant', 'loss_idempotence', 'loss_streak_floor')
+         'loss_identity', 'loss_transplant', 'loss_idempotence', 'loss_streak_floor',
+         'loss_exclusion')
 
 
 def read_scalars(work_dir):

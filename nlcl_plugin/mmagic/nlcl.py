@@ -96,6 +96,9 @@ class NLCL(BaseEditModel):
         streak_floor_loss (dict, optional): ``dict(type='StreakFloorLoss',
             loss_weight=...)``: B keeps at least the clean crops' share of O's thin light
             along O's rain direction, beyond the paper (default: no such term).
+        exclusion_loss (dict, optional): ``dict(type='LayerExclusionLoss',
+            loss_weight=...)``: the detail of O - B not positively correlated with B's,
+            beyond the paper (default: no such term).
         objective (dict, optional): Keyword arguments of
             :class:`~nlcl_plugin.models.objective.NLCLObjective` (taps, k, sampling,
             legacy switches).
@@ -125,6 +128,7 @@ class NLCL(BaseEditModel):
                  transplant_loss: Optional[dict] = None,
                  idempotence_loss: Optional[dict] = None,
                  streak_floor_loss: Optional[dict] = None,
+                 exclusion_loss: Optional[dict] = None,
                  objective: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -161,6 +165,7 @@ class NLCL(BaseEditModel):
             transplant_loss=_build(transplant_loss),
             idempotence_loss=_build(idempotence_loss),
             streak_floor_loss=_build(streak_floor_loss),
+            exclusion_loss=_build(exclusion_loss),
             **objective)
         # Set by NonFiniteLossHook: apply an update only when its loss is finite on every
         # rank (``nonfinite_skipped`` then names the updates skipped this iteration).

@@ -7,11 +7,12 @@ from mmagic.registry import MODELS
 
 from ..models import DecompositionGenerator, PatchDiscriminator
 from ..models.losses import (ConsistencyLoss, IdempotenceLoss, IdentityLoss,
-                             LayerContrastiveLoss, LocationContrastiveLoss, RainTransplantLoss,
-                             SparsityLoss, StreakFloorLoss)
+                             LayerContrastiveLoss, LayerExclusionLoss, LocationContrastiveLoss,
+                             RainTransplantLoss, SparsityLoss, StreakFloorLoss)
 
 MODELS.register_module(name='DecompositionGenerator', module=DecompositionGenerator)
 MODELS.register_module(name='NLCLPatchDiscriminator', module=PatchDiscriminator)
 for _loss in (ConsistencyLoss, IdempotenceLoss, IdentityLoss, LayerContrastiveLoss,
-              LocationContrastiveLoss, RainTransplantLoss, SparsityLoss, StreakFloorLoss):
+              LayerExclusionLoss, LocationContrastiveLoss, RainTransplantLoss, SparsityLoss,
+              StreakFloorLoss):
     MODELS.register_module(name=_loss.__name__, module=_loss)

@@ -25,6 +25,7 @@ Generator objective (spec: ``nlcl-method.md`` §4.6)::
 * ``L_transplant`` (optional, beyond the paper): L1(G_B(B_u + sg(O - B)), B_u).
 * ``L_idempotence`` (optional, beyond the paper): L1(G_B(sg(B)), sg(B)).
 * ``L_streak_floor`` (optional, beyond the paper): relu(r mean T_k(O) - mean S(B)).
+* ``L_exclusion`` (optional, beyond the paper): relu(corr(detail(O - B), detail(B)) - m).
 
 Legacy switches reproduce the released code's defects (spec §6): ``legacy_disc_taps``
 (D3: taps [input, L0, L3, L7]); D1/D2 (which heads are trained) are reproduced by the
@@ -83,6 +84,9 @@ class NLCLObjective(nn.Module):
             keeps at least the clean crops' share ``r`` of O's thin light along O's rain
             direction (beyond the paper; needs the clean image in training); None
             (default): no such term.
+        exclusion_loss (nn.Module, optional): :class:`~.losses.LayerExclusionLoss`: the
+            detail of what G_B removed from O is not positively correlated with B's
+            (beyond the paper); None (default): no such term.
         gen_channels (int): Width of the generator's tapped features (32).
         disc_channels (Sequence[int]): Channels of discriminator taps 0, 3, 7, 11.
         loc_layers (Sequence[int]): G_B layers for the location loss (0, 2, 4, 8, 12).
@@ -147,6 +151,7 @@ class NLCLObjective(nn.Module):
                  transplant_loss: Optional[nn.Module] = None,
                  idempotence_loss: Optional[nn.Module] = None,
                  streak_floor_loss: Optional[nn.Module] = None,
+                 exclusion_loss: Optional[nn.Module] = None,
                  gen_channels: int = 32,
                  disc_channels: Sequence[int] = (64, 128, 256, 512),
                  in_channels: int = 3,
@@ -204,6 +209,8 @@ class NLCLObjective(nn.Module):
         self.idempotence_loss = idempotence_loss
         # beyond the paper: relu(r mean T_k(O) - mean S(B)) (None: no such term)
         self.streak_floor_loss = streak_floor_loss
+        # beyond the paper: relu(corr(detail(O - B), detail(B)) - m) (None: no such term)
+        self.exclusion_loss = exclusion_loss
         self.loc_layers = tuple(loc_layers)
         self.legacy_disc_taps = legacy_disc_taps
         if legacy_disc_taps:
@@ -445,8 +452,8 @@ class NLCLObjective(nn.Module):
             dict: ``loss_gan``, ``loss_loc``, ``loss_layer``, ``loss_consistency``,
             ``loss_sparsity`` and, with an identity loss, ``loss_identity``, with a
             transplant loss, ``loss_transplant``, with an idempotence loss,
-            ``loss_idempotence``, with a streak floor loss, ``loss_streak_floor``
-            (scalars with grad). Use
+            ``loss_idempotence``, with a streak floor loss, ``loss_streak_floor``,
+            with an exclusion loss, ``loss_exclusion`` (scalars with grad). Use
             :meth:`layer_floor` for logging the layer loss's distance to its minimum.
         """
         if self.needs_identity and (clean is None or identity is None):
@@ -505,6 +512,8 @@ class NLCLObjective(nn.Module):
                 _bare(generator)(bg.detach()), bg)
         if self.streak_floor_loss is not None:
             losses['loss_streak_floor'] = self.streak_floor_loss(rainy, bg, clean)
+        if self.exclusion_loss is not None:
+            losses['loss_exclusion'] = self.exclusion_loss(rainy, bg)
         return losses
 
     def layer_floor(self) -> float:

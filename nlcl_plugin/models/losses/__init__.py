@@ -2,6 +2,7 @@
 from .consistency import ConsistencyLoss
 from .idempotence import IdempotenceLoss
 from .identity import IdentityLoss
+from .layer_exclusion import LayerExclusionLoss, layer_correlation
 from .layer_contrastive import TPAMI_ASYMMETRIC_DEFAULTS, LayerContrastiveLoss
 from .location_contrastive import LocationContrastiveLoss, multilevel_mean
 from .rain_transplant import RainTransplantLoss, transplant
@@ -10,6 +11,8 @@ from .streak_floor import StreakFloorLoss, streak_share
 
 __all__ = [
     'ConsistencyLoss', 'IdempotenceLoss', 'IdentityLoss', 'LayerContrastiveLoss',
+    'LayerExclusionLoss',
     'LocationContrastiveLoss', 'RainTransplantLoss', 'SPARSITY_TARGETS', 'SparsityLoss',
-    'StreakFloorLoss', 'TPAMI_ASYMMETRIC_DEFAULTS', 'multilevel_mean', 'streak_share', 'transplant'
+    'StreakFloorLoss', 'TPAMI_ASYMMETRIC_DEFAULTS', 'layer_correlation', 'multilevel_mean',
+    'streak_share', 'transplant'
 ]
