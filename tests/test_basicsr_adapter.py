@@ -175,10 +175,11 @@ def test_linear_tail_lr_matches_mmagic_schedule():
 @pytest.mark.parametrize('legacy,extra', [(False, None), (True, None), (False, 'identity'),
                                           (False, 'transplant'), (False, 'idempotence'),
                                           (False, 'gan_stop'), (False, 'streak_floor'),
-                                          (False, 'fake_identity'), (False, 'exclusion')],
+                                          (False, 'fake_identity'), (False, 'exclusion'),
+                                          (False, 'identity_mix')],
                          ids=['paper', 'legacy', 'identity_loss', 'transplant_loss',
                               'idempotence_loss', 'gan_stop_quantile', 'streak_floor_loss',
-                              'fake_identity', 'exclusion_loss'])
+                              'fake_identity', 'exclusion_loss', 'identity_mix'])
 def test_training_step_equals_the_mmagic_model(legacy, extra):
     """Same weights, batch and seed: every loss term (and the updated weights) match."""
     pytest.importorskip('mmagic')
@@ -190,7 +191,8 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
 
     torch.manual_seed(0)
     opt = tiny_opt(legacy)
-    identity_loss = dict(type='IdentityLoss', loss_weight=2.0) if extra == 'identity' else None
+    identity_loss = (dict(type='IdentityLoss', loss_weight=2.0)
+                     if extra in ('identity', 'identity_mix') else None)
     transplant_loss = (dict(type='RainTransplantLoss', loss_weight=1.5)
                        if extra == 'transplant' else None)
     if identity_loss:
@@ -213,6 +215,8 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
         opt['train']['objective']['gan_stop_quantile'] = 0.5
     if extra == 'fake_identity':
         opt['train']['objective']['fake_identity'] = True
+    mix = dict(identity_mix=4, loc_identity=False) if extra == 'identity_mix' else {}
+    opt['train']['objective'].update(mix)
     bs_model = build_model(opt)
     assert bs_model.objective.gan_stop_quantile == (0.5 if extra == 'gan_stop' else None)
     assert bs_model.objective.fake_identity == (extra == 'fake_identity')
@@ -221,6 +225,7 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
         objective['gan_stop_quantile'] = 0.5
     if extra == 'fake_identity':
         objective['fake_identity'] = True
+    objective.update(mix)
     if legacy:
         objective.update(legacy_disc_taps=True, legacy_freeze_loc_heads=True,
                          legacy_adv_head_bug=True)
@@ -267,7 +272,8 @@ def test_training_step_equals_the_mmagic_model(legacy, extra):
     bs_logs = bs_model.get_current_log()
 
     extra_terms = ((f'g_{extra}',) if extra in ('identity', 'transplant', 'idempotence',
-                                                 'streak_floor', 'exclusion') else ())
+                                                 'streak_floor', 'exclusion') else
+                   ('g_identity',) if extra == 'identity_mix' else ())
     for term in LOSS_TERMS + extra_terms:
         stem = term.split('_', 1)[1] if term.startswith('g_') else term
         assert bs_logs[f'l_{term}'] == pytest.approx(float(mm_logs[f'loss_{stem}'].detach()),

@@ -295,8 +295,11 @@ class NLCLModel(SRModel):
         generator_step = current_iter > self.net_d_init_iters
         loss_dict = OrderedDict()
 
+        rng = self.sampling_rng(current_iter)
+        # G_B's identity pass: B_u, or B_u's blocks mixed into O (``identity_mix``)
+        identity_input, identity_mask = self.objective.identity_view(rainy, clean, rng)
         with torch.set_grad_enabled(generator_step):
-            parts = self.decompose(rainy, clean, with_features=generator_step)
+            parts = self.decompose(rainy, identity_input, with_features=generator_step)
         bg, rain, identity = parts[:3]
         source_feats = parts[3] if generator_step else None
 
@@ -316,7 +319,7 @@ class NLCLModel(SRModel):
                 self.optimizer_heads_legacy.zero_grad()
             g_losses = self.objective.generator_losses(
                 self.net_g, self.net_d, rainy, bg, rain, clean, identity,
-                generator_rng=self.sampling_rng(current_iter), source_features=source_feats)
+                generator_rng=rng, source_features=source_feats, identity_mask=identity_mask)
             l_g = sum(g_losses.values())
             l_g.backward()
             average_gradients(self.objective.parameters())

@@ -235,9 +235,12 @@ class NLCL(BaseEditModel):
         log_vars = {}
         self.nonfinite_skipped = []
 
+        rng = self.sampling_rng()
+        # G_B's identity pass: B_u, or B_u's blocks mixed into O (``identity_mix``)
+        identity_input, identity_mask = objective.identity_view(rainy, clean, rng)
         # Without a generator step nothing may record a graph through the DDP wrappers.
         with gen_ow.optim_context(self.generator), torch.set_grad_enabled(generator_step):
-            parts = self.decompose(rainy, clean, with_features=generator_step)
+            parts = self.decompose(rainy, identity_input, with_features=generator_step)
         bg, rain, identity = parts[:3]
         source_feats = parts[3] if generator_step else None
 
@@ -254,8 +257,8 @@ class NLCL(BaseEditModel):
             with gen_ow.optim_context(self.generator):
                 g_losses = objective.generator_losses(
                     self.generator, self.discriminator, rainy, bg, rain, clean, identity,
-                    generator_rng=self.sampling_rng(),
-                    source_features=source_feats)
+                    generator_rng=rng, source_features=source_feats,
+                    identity_mask=identity_mask)
                 loss_g, log_g = self.parse_losses(g_losses)
             if self._update_allowed(loss_g, 'generator'):
                 self._generator_update(optim_wrapper, loss_g)

@@ -21,7 +21,8 @@ Generator objective (spec: ``nlcl-method.md`` §4.6)::
   positives) and of R (``num_rain_patches``), embedded by the frozen discriminator,
   searched in image space; averaged over the discriminator taps.
 * ``L_consistency``: MSE(B + R, O); ``L_sparsity``: L1 of the implied rain.
-* ``L_identity`` (optional, beyond the paper): L1(G_B(B_u), B_u), or its square.
+* ``L_identity`` (optional, beyond the paper): L1(G_B(B_u), B_u), or its square; with
+  ``identity_mix`` on the clean blocks of G_B(X), X clean blocks mixed into O.
 * ``L_transplant`` (optional, beyond the paper): L1(G_B(B_u + sg(O - B)), B_u).
 * ``L_idempotence`` (optional, beyond the paper): L1(G_B(sg(B)), sg(B)).
 * ``L_streak_floor`` (optional, beyond the paper): relu(r mean T_k(O) - mean S(B)).
@@ -42,6 +43,7 @@ from .disc_augment import build_disc_augment
 from .discriminator import PatchDiscriminator
 from .fast_ops import split_batch
 from .generator import DecompositionGenerator
+from .identity_mix import mix_blocks
 from .losses import (ConsistencyLoss, LayerContrastiveLoss, LocationContrastiveLoss,
                      SparsityLoss, transplant)
 from .sampler import NonLocalPatchSampler
@@ -139,6 +141,12 @@ class NLCLObjective(nn.Module):
             no rain was) it can hold against B as well. Measured in
             ``docs/training.md`` 4.21: it does not keep G_B off the texture of images
             with little rain.
+        identity_mix (int): 0 (default: G_B's identity pass sees B_u whole) or a block
+            size in pixels (beyond the paper): G_B's identity pass sees
+            X = M B_u + (1 - M) O, B_u's blocks of a random checkerboard mixed into O
+            (:func:`.identity_mix.mix_blocks`), and the identity loss asks for X on B_u's
+            blocks only, so that G_B cannot tell from the image as a whole whether to
+            leave it alone. The hosts draw X with :meth:`identity_view`.
     """
 
     def __init__(self,
@@ -175,8 +183,21 @@ class NLCLObjective(nn.Module):
                  disc_streak: Tuple[int, int] = (7, 21),
                  disc_augment: str = 'none',
                  gan_stop_quantile: Optional[float] = None,
-                 fake_identity: bool = False):
+                 fake_identity: bool = False,
+                 identity_mix: int = 0):
         super().__init__()
+        if int(identity_mix) != identity_mix or identity_mix < 0:
+            raise ValueError(f'identity_mix must be 0 (off) or a block size in pixels, got '
+                             f'{identity_mix!r}')
+        if identity_mix and fake_identity:
+            raise ValueError('identity_mix and fake_identity exclude each other: D would '
+                             'take rainy blocks of the mixed identity pass as clean fakes')
+        if identity_mix and identity_loss is None:
+            raise ValueError('identity_mix needs an identity loss (identity_loss)')
+        if identity_mix and loc_identity:
+            raise ValueError('identity_mix needs loc_identity=False: the location loss\'s '
+                             'identity term would pair B_u with G_B of the mixed image')
+        self.identity_mix = int(identity_mix)
         if disc_input not in DISC_INPUTS:
             raise ValueError(f'disc_input must be one of {DISC_INPUTS}, got {disc_input!r}')
         if layer_heads not in LAYER_HEAD_MODES:
@@ -245,6 +266,20 @@ class NLCLObjective(nn.Module):
         self.disc_augmenter = build_disc_augment(disc_augment)
         for name in self.frozen_heads():
             getattr(self, name).requires_grad_(False)
+
+    def identity_view(self, rainy: torch.Tensor, clean: Optional[torch.Tensor],
+                      generator: Optional[torch.Generator] = None
+                      ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """What G_B's identity pass is given, and where the identity is asked for.
+
+        Returns ``(clean, None)`` without ``identity_mix``; with it ``(X, M)`` from
+        :func:`.identity_mix.mix_blocks` (X (N, 3, H, W), M (N, 1, H, W)), drawn with
+        ``generator``. Pass X as the clean image of the identity pass and M as
+        ``identity_mask`` to :meth:`generator_losses`.
+        """
+        if not self.identity_mix or clean is None:
+            return clean, None
+        return mix_blocks(rainy, clean, self.identity_mix, generator)
 
     @property
     def needs_identity(self) -> bool:
@@ -417,7 +452,8 @@ class NLCLObjective(nn.Module):
                          clean: Optional[torch.Tensor] = None,
                          identity: Optional[torch.Tensor] = None,
                          generator_rng: Optional[torch.Generator] = None,
-                         source_features: Optional[Sequence[Sequence[torch.Tensor]]] = None
+                         source_features: Optional[Sequence[Sequence[torch.Tensor]]] = None,
+                         identity_mask: Optional[torch.Tensor] = None
                          ) -> Dict[str, torch.Tensor]:
         """Every generator-step loss term, each already weighted; ``L_G`` is their sum.
 
@@ -447,6 +483,9 @@ class NLCLObjective(nn.Module):
                 of O (and of B_u with ``loc_identity``), one list per image, e.g.
                 recorded (:func:`.generator.recording_features`) while B and G_B(B_u) were computed;
                 they are detached here. Default: computed without graph.
+            identity_mask (Tensor, optional): With ``identity_mix``: M of
+                :meth:`identity_view`, ``identity`` being G_B(X) (``clean`` stays B_u,
+                which X equals on M); the identity loss runs on M's pixels only.
 
         Returns:
             dict: ``loss_gan``, ``loss_loc``, ``loss_layer``, ``loss_consistency``,
@@ -501,7 +540,10 @@ class NLCLObjective(nn.Module):
         losses['loss_consistency'] = self.consistency_loss(bg, rain, rainy)
         losses['loss_sparsity'] = self.sparsity_loss(rainy, bg, rain)
         if self.identity_loss is not None:
-            losses['loss_identity'] = self.identity_loss(identity, clean)
+            if self.identity_mix and identity_mask is None:
+                raise ValueError('identity_mix: pass the mask of identity_view as '
+                                 'identity_mask')
+            losses['loss_identity'] = self.identity_loss(identity, clean, identity_mask)
         if self.transplant_loss is not None:
             if clean is None:
                 raise ValueError('transplant_loss needs the clean image')

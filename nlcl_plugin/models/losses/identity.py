@@ -1,4 +1,6 @@
 """Identity loss: a clean photograph passes G_B unchanged (beyond the paper)."""
+from typing import Optional
+
 import torch
 import torch.nn as nn
 
@@ -25,12 +27,16 @@ class IdentityLoss(nn.Module):
     nothing to first order at B_u, so a small removal can start, and grows with the
     change, so a large change of a clean image (texture, tone) costs the most.
 
+    With a ``mask`` (``NLCLObjective(identity_mix=...)``: G_B was given clean blocks
+    mixed into a rainy image) the mean runs over the masked pixels only.
+
     Args:
         loss_weight (float): Multiplier of the loss.
         criterion (str): 'l1' (mean absolute difference) or 'l2' (mean squared).
 
     Shapes:
-        forward: identity G_B(B_u), clean B_u, both (N, C, H, W) -> scalar.
+        forward: identity G_B(B_u), clean B_u, both (N, C, H, W), optional mask
+        (N, 1, H, W) of 0/1 -> scalar.
     """
 
     def __init__(self, loss_weight: float = 1.0, criterion: str = 'l1'):
@@ -43,12 +49,20 @@ class IdentityLoss(nn.Module):
     def extra_repr(self) -> str:
         return f'loss_weight={self.loss_weight}, criterion={self.criterion!r}'
 
-    def forward(self, identity: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
-        """Args: identity (Tensor): G_B(B_u); clean (Tensor): B_u."""
+    def forward(self, identity: torch.Tensor, clean: torch.Tensor,
+                mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Args: identity (Tensor): G_B(B_u); clean (Tensor): B_u; mask (Tensor, optional):
+        1 where the identity is asked for."""
         if identity.shape != clean.shape:
             raise ValueError(f'G_B(B_u) {tuple(identity.shape)} and B_u {tuple(clean.shape)} '
                              'must have the same shape')
         diff = identity - clean
-        if self.criterion == 'l2':
-            return self.loss_weight * diff.square().mean()
-        return self.loss_weight * diff.abs().mean()
+        per_pixel = diff.square() if self.criterion == 'l2' else diff.abs()
+        if mask is None:
+            return self.loss_weight * per_pixel.mean()
+        if mask.shape != (diff.shape[0], 1, *diff.shape[2:]):
+            raise ValueError(f'identity mask {tuple(mask.shape)} must be (N, 1, H, W) of '
+                             f'G_B(B_u) {tuple(identity.shape)}')
+        total = (per_pixel * mask).sum()
+        count = mask.sum() * diff.shape[1]
+        return self.loss_weight * total / count.clamp(min=1)
