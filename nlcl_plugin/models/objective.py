@@ -146,7 +146,9 @@ class NLCLObjective(nn.Module):
             X = M B_u + (1 - M) O, B_u's blocks of a random checkerboard mixed into O
             (:func:`.identity_mix.mix_blocks`), and the identity loss asks for X on B_u's
             blocks only, so that G_B cannot tell from the image as a whole whether to
-            leave it alone. The hosts draw X with :meth:`identity_view`.
+            leave it alone. The hosts draw X with :meth:`identity_view`. Measured in
+            ``docs/training.md`` 4.24: it does not keep G_B off the texture of images
+            with little rain.
     """
 
     def __init__(self,
