@@ -168,8 +168,8 @@ def build_generator(path: str, role: str = 'background', ema: Optional[bool] = N
         ema (bool, optional): See :func:`load_generator_state`.
         trust (bool): Full unpickling (``--trust-checkpoint``), see :func:`load_state_file`.
     """
-    from .generator import (AIRLIGHT_MARKER, GREY_LIGHT_MARKER, OFF_STREAK_MARKER,
-                            REMOVES_LIGHT_MARKER,
+    from .generator import (AIRLIGHT_MARKER, GREY_LIGHT_MARKER, NO_NORM_MARKER,
+                            OFF_STREAK_MARKER, REMOVES_LIGHT_MARKER,
                             RESIDUAL_MARKER, STREAK_LIGHT_MARKER, STREAK_RESTORE_MARKER,
                             THIN_LIGHT_MARKER,
                             VEIL_MARKER,
@@ -188,7 +188,8 @@ def build_generator(path: str, role: str = 'background', ema: Optional[bool] = N
                                    airlight=AIRLIGHT_MARKER in sd,
                                    streak_length=int(sd.get(STREAK_LIGHT_MARKER, 0)),
                                    off_streak_light=OFF_STREAK_MARKER in sd,
-                                   streak_restore=int(sd.get(STREAK_RESTORE_MARKER, 0)))
+                                   streak_restore=int(sd.get(STREAK_RESTORE_MARKER, 0)),
+                                   norm='none' if NO_NORM_MARKER in sd else 'instance')
     return _load_into(model, sd, path, strict=True)
 
 

@@ -24,7 +24,7 @@ from .thin_light import white_top_hat
 
 __all__ = ['REMOVES_LIGHT_MARKER', 'RESIDUAL_MARKER', 'THIN_LIGHT_MARKER', 'VEIL_MARKER',
            'GREY_LIGHT_MARKER', 'AIRLIGHT_MARKER', 'STREAK_LIGHT_MARKER', 'OFF_STREAK_MARKER',
-           'STREAK_RESTORE_MARKER',
+           'STREAK_RESTORE_MARKER', 'NO_NORM_MARKER', 'NORMS',
            'ResBlock', 'ConvNormConv', 'DecompositionGenerator', 'light_removed',
            'recording_features']
 
@@ -55,6 +55,9 @@ GREY_LIGHT_MARKER = 'grey_light_output'
 #: State-dict key present exactly when the generator inverts a grey layer composited over
 #: the background (``airlight=True``).
 AIRLIGHT_MARKER = 'airlight_output'
+#: State-dict key present exactly when the generator's blocks have no feature
+#: normalisation (``norm='none'``).
+NO_NORM_MARKER = 'no_norm_features'
 #: The largest opacity ``a`` of the composited layer ``airlight=True`` inverts (B is
 #: divided by ``1 - a``).
 MAX_OPACITY = 0.9
@@ -77,19 +80,34 @@ def _in_place_ok(x: torch.Tensor) -> bool:
                                      or torch.is_inference_mode_enabled())
 
 
+#: The generator's feature normalisations: the authors' non-affine InstanceNorm, or none.
+NORMS = ('instance', 'none')
+
+
+def _check_norm(norm: str) -> str:
+    if norm not in NORMS:
+        raise ValueError(f'norm must be one of {NORMS}, got {norm!r}')
+    return norm
+
+
 class ResBlock(nn.Module):
-    """y = x + IN(conv2(ReLU(IN(conv1(x))))), zero padding, no activation after the sum.
+    """y = x + IN(conv2(ReLU(IN(conv1(x))))), zero padding, no activation after the sum
+    (``norm='none'``: y = x + conv2(ReLU(conv1(x)))).
 
     Args:
         channels (int): Feature width C. Input and output are (N, C, H, W).
+        norm (str): 'instance' (the authors') or 'none'.
     """
 
-    def __init__(self, channels: int = 32):
+    def __init__(self, channels: int = 32, norm: str = 'instance'):
         super().__init__()
+        self.norm = _check_norm(norm)
         self.conv1 = Conv2d(channels, channels, 3, 1, 1)
         self.conv2 = Conv2d(channels, channels, 3, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.norm == 'none':
+            return x + self.conv2(F.relu(self.conv1(x), inplace=True))
         if _in_place_ok(x):
             y = instance_norm_(self.conv1(x), relu=True)
             return instance_norm_(self.conv2(y), residual=x)
@@ -98,18 +116,23 @@ class ResBlock(nn.Module):
 
 
 class ConvNormConv(nn.Module):
-    """The generator's tail: conv -> IN -> ReLU -> conv, without skip connection.
+    """The generator's tail: conv -> IN -> ReLU -> conv, without skip connection
+    (``norm='none'``: conv -> ReLU -> conv).
 
     Args:
         channels (int): Feature width C. Input and output are (N, C, H, W).
+        norm (str): 'instance' (the authors') or 'none'.
     """
 
-    def __init__(self, channels: int = 32):
+    def __init__(self, channels: int = 32, norm: str = 'instance'):
         super().__init__()
+        self.norm = _check_norm(norm)
         self.conv1 = Conv2d(channels, channels, 3, 1, 1)
         self.conv2 = Conv2d(channels, channels, 3, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.norm == 'none':
+            return self.conv2(F.relu(self.conv1(x), inplace=True))
         if _in_place_ok(x):
             return self.conv2(instance_norm_(self.conv1(x), relu=True))
         return self.conv2(F.relu(_instance_norm(self.conv1(x))))
@@ -184,11 +207,21 @@ class DecompositionGenerator(nn.Module):
       is on (the formula holds in [-1, 1] as in [0, 1]). Hue cannot change (a grey pixel
       stays grey); haze's loss of contrast can be undone, which subtracting light cannot.
 
+    * ``norm='none'`` (with ``num_blocks``): the blocks and the tail lose their
+      InstanceNorm. Each InstanceNorm divides by statistics of the whole image, so every
+      output pixel of the authors' G_B depends on the whole input: whether a texture
+      pixel keeps its light can then depend on rain far from it. Without normalisation
+      the output at a pixel depends only on the input within the receptive field,
+      ``4 num_blocks + 9`` pixels wide (25 with 4 blocks), and the identity loss asked
+      on clean images pins the very function G_B applies to rain-free neighbourhoods of
+      rainy ones.
+
     Args:
         in_channels (int): Input channels (3 for RGB in [-1, 1]).
         out_channels (int): Output channels.
         mid_channels (int): Feature width (32 in NLCL).
         num_blocks (int): Residual blocks (16 in NLCL).
+        norm (str): The blocks' and tail's normalisation: 'instance' (NLCL) or 'none'.
         residual (bool): Output ``x + net(x)`` (needs ``in_channels == out_channels``).
         zero_init_output (bool): Initialise the output conv to zero.
         removes_light (bool): With ``residual``: output ``x - light_removed(net(x))``.
@@ -225,8 +258,10 @@ class DecompositionGenerator(nn.Module):
                  streak_length: int = 0,
                  thin_light_init: float = 0.0,
                  off_streak_light: bool = False,
-                 streak_restore: int = 0):
+                 streak_restore: int = 0,
+                 norm: str = 'instance'):
         super().__init__()
+        _check_norm(norm)
         if residual and in_channels != out_channels:
             raise ValueError(f'residual=True needs in_channels == out_channels, got '
                              f'{in_channels} and {out_channels}')
@@ -272,6 +307,7 @@ class DecompositionGenerator(nn.Module):
             raise ValueError(f'veil_scale must be 0 (off) or >= 2, got {veil_scale}')
         self.mid_channels = mid_channels
         self.num_blocks = num_blocks
+        self.norm = norm
         self.residual = bool(residual)
         self.zero_init_output = bool(zero_init_output)
         self.removes_light = bool(removes_light)
@@ -290,8 +326,8 @@ class DecompositionGenerator(nn.Module):
         net_out = (self.light_channels + (1 if self.thin_light_size else 0)
                    + (1 if self.off_streak_light else 0))
         layers = [Conv2d(in_channels, mid_channels, 3, 1, 1)]
-        layers += [ResBlock(mid_channels) for _ in range(num_blocks)]
-        layers += [ConvNormConv(mid_channels), Conv2d(mid_channels, net_out, 3, 1, 1)]
+        layers += [ResBlock(mid_channels, norm) for _ in range(num_blocks)]
+        layers += [ConvNormConv(mid_channels, norm), Conv2d(mid_channels, net_out, 3, 1, 1)]
         self.layers = nn.ModuleList(layers)
         if zero_init_output:
             nn.init.zeros_(self.layers[-1].weight)
@@ -323,6 +359,8 @@ class DecompositionGenerator(nn.Module):
             self.register_buffer(GREY_LIGHT_MARKER, torch.ones(()))
         if self.airlight:
             self.register_buffer(AIRLIGHT_MARKER, torch.ones(()))
+        if self.norm == 'none':
+            self.register_buffer(NO_NORM_MARKER, torch.ones(()))
 
     def extra_repr(self) -> str:
         text = f'residual={self.residual}, zero_init_output={self.zero_init_output}'
@@ -342,6 +380,8 @@ class DecompositionGenerator(nn.Module):
             text += ', grey_light=True'
         if self.airlight:
             text += ', airlight=True'
+        if self.norm != 'instance':
+            text += f', norm={self.norm!r}'
         return text
 
     def options(self) -> Dict[str, object]:
@@ -351,7 +391,7 @@ class DecompositionGenerator(nn.Module):
                     veil_scale=self.veil_scale, grey_light=self.grey_light,
                     airlight=self.airlight, streak_length=self.streak_length,
                     off_streak_light=self.off_streak_light,
-                    streak_restore=self.streak_restore)
+                    streak_restore=self.streak_restore, norm=self.norm)
 
     def thin_light_mask(self, out: torch.Tensor) -> torch.Tensor:
         """The share (N, 1, H, W) of the thin light taken away, from the last layer's
