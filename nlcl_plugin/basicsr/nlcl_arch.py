@@ -33,8 +33,8 @@ class NLCLGenerator(DecompositionGenerator):
         out_channels (int): Output channels (3).
         mid_channels (int): Feature width (32).
         num_blocks (int): Residual blocks (16).
-        norm (str): 'instance' (16 blocks as the authors') or 'none' (a local G_B); the
-            other options of :class:`DecompositionGenerator` pass through as YAML keys.
+        norm (str): 'instance' (the authors') or 'none' (a local G_B); the other options
+            of :class:`DecompositionGenerator` pass through as YAML keys.
 
     Shapes:
         forward: (N, in_channels, H, W) -> (N, out_channels, H, W).
