@@ -105,3 +105,30 @@ def test_hosts_build_the_local_form_from_their_configs():
     for g in (mm, bs):
         assert g.norm == 'none' and all(b.norm == 'none' for b in g.layers[1:-1])
         assert NO_NORM_MARKER in g.state_dict()
+
+
+def test_location_taps_beyond_a_short_generator_name_the_config_key():
+    """The location loss taps G_B even at weight 0: with 4 blocks the default taps
+    (0, 2, 4, 8, 12) do not exist, and both hosts say which key to set when they build."""
+    pytest.importorskip('mmagic')
+    pytest.importorskip('basicsr')
+    from basicsr.models import build_model
+    from mmengine.registry import DefaultScope
+    from test_basicsr_adapter import tiny_opt
+    from test_mmagic_nlcl import tiny_model_cfg
+
+    import nlcl_plugin.mmagic  # noqa: F401
+    from mmagic.registry import MODELS
+
+    short = dict(type='DecompositionGenerator', mid_channels=8, num_blocks=4, norm='none')
+    with DefaultScope.overwrite_default_scope('mmagic'):
+        with pytest.raises(ValueError, match=r'model\.objective\.loc_layers=\(0, 2, 4, 8, 12\)'):
+            MODELS.build(tiny_model_cfg(generator=short))
+        ok = MODELS.build(tiny_model_cfg(generator=short, loc_layers=(0, 2, 4, 6)))
+    assert ok.nlcl_objective.loc_layers == (0, 2, 4, 6)
+    opt = tiny_opt()
+    opt['network_g'] = dict(type='NLCLGenerator', mid_channels=8, num_blocks=4, norm='none')
+    with pytest.raises(ValueError, match=r'train\.objective\.loc_layers=.*layers 0 \(input'):
+        build_model(opt)
+    opt['train']['objective'] = dict(opt['train']['objective'], loc_layers=(0, 2, 4, 6))
+    assert build_model(opt).objective.loc_layers == (0, 2, 4, 6)

@@ -170,6 +170,8 @@ class NLCLModel(SRModel):
             streak_floor_loss=optional('streak_floor_opt'),
             exclusion_loss=optional('exclusion_opt'),
             **settings)
+        objective.check_generator_taps(self.get_bare_model(self.net_g),
+                                       'train.objective.loc_layers')
         return objective.to(self.device)
 
     def init_training_settings(self):

@@ -167,6 +167,7 @@ class NLCL(BaseEditModel):
             streak_floor_loss=_build(streak_floor_loss),
             exclusion_loss=_build(exclusion_loss),
             **objective)
+        self.objective.check_generator_taps(self.generator, 'model.objective.loc_layers')
         # Set by NonFiniteLossHook: apply an update only when its loss is finite on every
         # rank (``nonfinite_skipped`` then names the updates skipped this iteration).
         self.skip_nonfinite_updates = False

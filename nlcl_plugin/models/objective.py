@@ -269,6 +269,19 @@ class NLCLObjective(nn.Module):
         for name in self.frozen_heads():
             getattr(self, name).requires_grad_(False)
 
+    def check_generator_taps(self, generator: DecompositionGenerator, key: str) -> None:
+        """Raise ``ValueError`` naming the config ``key`` when ``loc_layers`` are not layers
+        of ``generator`` (a G_B with fewer blocks than NLCL's 16 has fewer layers; the
+        location loss taps them even at weight 0)."""
+        try:
+            generator.check_layer_indices(self.loc_layers)
+        except ValueError as err:
+            raise ValueError(
+                f'{key}={self.loc_layers}: {err}; a generator with num_blocks='
+                f'{generator.num_blocks} has layers 0 (input conv), 1..{generator.num_blocks} '
+                f'(blocks), {generator.num_blocks + 1} (tail) and {generator.num_blocks + 2} '
+                f'(output conv)') from err
+
     def identity_view(self, rainy: torch.Tensor, clean: Optional[torch.Tensor],
                       generator: Optional[torch.Generator] = None
                       ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
