@@ -83,6 +83,11 @@ def screen(clean: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     return (c + r * (1.0 - c)) * 2.0 - 1.0
 
 
+def add(clean: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """x = min(c + r, 1) in [0, 1] units; clean in [-1, 1], r (N, 1, H, W) -> [-1, 1]."""
+    return (clean + 2.0 * r).clamp(max=1.0)
+
+
 def load(folder):
     files = sorted(glob.glob(os.path.join(folder, '*.png')))
     return files, [image_to_tensor(read_image(f)[0]) for f in files]
@@ -115,6 +120,8 @@ def main():
                    help='r = 1 - exp(-gain * softplus(out))')
     p.add_argument('--flat-start', action='store_true',
                    help="S's last convolution's weights at zero, its bias -4: a faint uniform layer at first")
+    p.add_argument('--blend', default='screen', choices=['screen', 'add'],
+                   help='how the layer is laid over the clean cell')
     p.add_argument('--start', type=int, default=0,
                    help='S and G_B train from this iteration on (D alone before)')
     args = p.parse_args()
@@ -153,7 +160,7 @@ def main():
         o_img = crop(rainy[int(torch.randint(len(rainy), (1,), generator=g))], args.crop, g)
         c_img = crop(clean[int(torch.randint(len(clean), (1,), generator=g))], args.crop, g)
         r = synth(1, args.crop, args.crop, generator=g)
-        x = screen(c_img, r)
+        x = screen(c_img, r) if args.blend == 'screen' else add(c_img, r)
         # D_rain: rainy cells real, composites fake
         d_real = disc(aug(view(o_img), generator=g))
         d_fake = disc(aug(view(x.detach()), generator=g))
