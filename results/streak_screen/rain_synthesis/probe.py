@@ -2,7 +2,8 @@
 
 The measurement behind docs/training.md 4.26. Rain does not depend on the scene behind it.
 A synthesiser S that sees only noise (no image) draws a non-negative grey layer r; it is
-screen-blended over an unpaired clean cell C (in [0, 1] units x = c + r (1 - c)); a
+screen-blended over an unpaired clean cell C (in [0, 1] units x = c + r (1 - c); or added,
+``--blend add``: x = min(c + r, 1)); a
 discriminator D_rain, seeing the grey detail layer of each image under a random symmetry
 of the square, tells these composites from the rainy cells O. S learns to draw what makes
 a clean cell look like a rainy one; since it cannot see the scene, it cannot draw texture
@@ -11,6 +12,7 @@ pairs (x, C) with L1: its target always keeps the clean cell's texture.
 
     python results/streak_screen/rain_synthesis/probe.py --out work_dirs/screen/RUN --seed S
         [--iters 1200] [--decay-from 1000] [--save 200 400 ...]
+        [--pad reflect] [--gain 0.2] [--flat-start] [--start 200] [--blend add]
 
 Writes G_B's outputs on data/<layout>/train_rainy and test/input at each saved iteration
 (out_N/train_rainy, out_N/test, as tools/derain.py --tile 0 would), samples of S's layer
@@ -18,11 +20,9 @@ Writes G_B's outputs on data/<layout>/train_rainy and test/input at each saved i
 """
 import argparse
 import glob
-import math
 import os
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
