@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 
 from nlcl_plugin.image_io import read_image, write_image
+from nlcl_plugin.evaluation.discriminator_probe import load_folder
 from nlcl_plugin.inference import image_to_tensor, tensor_to_image
 from nlcl_plugin.models import DecompositionGenerator, PatchDiscriminator
 from nlcl_plugin.models.detail_layer import DetailLayer
@@ -88,11 +89,6 @@ def add(clean: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     return (clean + 2.0 * r).clamp(max=1.0)
 
 
-def load(folder):
-    files = sorted(glob.glob(os.path.join(folder, '*.png')))
-    return files, [image_to_tensor(read_image(f)[0]) for f in files]
-
-
 def crop(t: torch.Tensor, size: int, g: torch.Generator) -> torch.Tensor:
     _, _, h, w = t.shape
     y = int(torch.randint(0, h - size + 1, (1,), generator=g))
@@ -144,8 +140,9 @@ def main():
     opt_d = torch.optim.Adam(disc.parameters(), args.lr, betas=betas)
     opts = (opt_b, opt_s, opt_d)
 
-    _, rainy = load(os.path.join(args.data, 'train_rainy'))
-    _, clean = load(os.path.join(args.data, 'train_clean'))
+    # (3, H, W) in [-1, 1] each -> (1, 3, H, W)
+    rainy = [x[None] for x in load_folder(os.path.join(args.data, 'train_rainy'))[1]]
+    clean = [x[None] for x in load_folder(os.path.join(args.data, 'train_clean'))[1]]
     eval_sets = {'train_rainy': os.path.join(args.data, 'train_rainy'),
                  'test': os.path.join(args.data, 'test', 'input')}
     print(f'{len(rainy)} rainy, {len(clean)} clean cells; G_B {gen_cfg}', file=log, flush=True)
