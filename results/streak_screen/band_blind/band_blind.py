@@ -1,0 +1,178 @@
+"""A band-blind self-prediction of rainy images (a measurement script).
+
+A network ``P`` predicts each pixel of a rainy image ``O`` from everything except a band
+of ``2 * half + 1`` columns along the image's rain direction through it (the image is
+turned so that its rain, found by ``dominant_angle`` of the thin light, is vertical; the
+network's two branches see only the columns left and right of the band). Trained with
+L1 on the rainy cells alone, ``P`` cannot draw a streak or a drop that lies in the band,
+so where rain is sparse the L1 optimum is the background; texture in the band it can only
+guess from the sides. ``combine.py`` turns ``P`` into a background estimate.
+
+    band_blind.py --out DIR --eval FOLDER...   # trains on --train, writes DIR/pred/<name>/
+
+(N, 3, H, W) in [0, 1] throughout.
+"""
+import argparse, glob, math, os, os.path as osp, sys, time
+import numpy as np
+import torch, torch.nn as nn, torch.nn.functional as F
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', '..'))
+from nlcl_plugin.image_io import read_image
+from nlcl_plugin.models.thin_light import white_top_hat
+from nlcl_plugin.models.streak_light import dominant_angle, STREAK_ANGLES
+import cv2
+
+
+def load(folder):
+    files = sorted(f for f in glob.glob(osp.join(folder, '*'))
+                   if f.lower().endswith(('.png', '.jpg', '.jpeg')))
+    return files, [torch.from_numpy(read_image(f)[0]).permute(2, 0, 1).float() / 255 for f in files]
+
+
+def angle_of(x):
+    thin = white_top_hat(x[None], 7)
+    return STREAK_ANGLES[int(dominant_angle(thin, 21)[0])]
+
+
+def rotate(x, angle_deg, inverse=False):
+    """(N,C,H,W): sample so that direction (sin a, cos a) becomes vertical (or back)."""
+    n, c, h, w = x.shape
+    a = math.radians(angle_deg)
+    ca, sa = math.cos(a), math.sin(a)
+    if inverse:
+        sa = -sa
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32) - (h - 1) / 2,
+                            torch.arange(w, dtype=torch.float32) - (w - 1) / 2, indexing='ij')
+    xin = ca * xs + sa * ys
+    yin = -sa * xs + ca * ys
+    grid = torch.stack([xin / ((w - 1) / 2), yin / ((h - 1) / 2)], -1)[None].expand(n, h, w, 2)
+    return F.grid_sample(x, grid, mode='bilinear', padding_mode='reflection', align_corners=True)
+
+
+class LeftConv(nn.Module):
+    """3x3 conv whose output at column x sees input columns x-2d..x only."""
+    def __init__(self, cin, cout, dy, dx):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, dilation=(dy, dx))
+        self.dy, self.dx = dy, dx
+
+    def forward(self, x):
+        x = F.pad(x, (2 * self.dx, 0, self.dy, self.dy), mode='replicate')
+        return self.conv(x)
+
+
+class Branch(nn.Module):
+    def __init__(self, ch, dil):
+        super().__init__()
+        layers, cin = [], 3
+        for d in dil:
+            layers.append(LeftConv(cin, ch, d[0], d[1]))
+            cin = ch
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x):
+        for i, l in enumerate(self.layers):
+            y = l(x)
+            x = F.leaky_relu(y, 0.1) if i == 0 or y.shape != x.shape else x + F.leaky_relu(y, 0.1)
+        return x
+
+
+class BandBlindNet(nn.Module):
+    """Prediction at (x, y) from columns < x - half and > x + half only."""
+    def __init__(self, ch=32, half=3, dil=((1, 1), (1, 1), (2, 2), (2, 2), (4, 4), (4, 4), (8, 8), (8, 8), (1, 1))):
+        super().__init__()
+        self.half = half
+        self.branch = Branch(ch, dil)
+        self.head = nn.Sequential(nn.Conv2d(2 * ch, 2 * ch, 1), nn.LeakyReLU(0.1),
+                                  nn.Conv2d(2 * ch, ch, 1), nn.LeakyReLU(0.1), nn.Conv2d(ch, 3, 1))
+
+    def _left(self, x):
+        f = self.branch(x)
+        s = self.half + 1
+        return F.pad(f, (s, 0, 0, 0))[..., :x.shape[-1]]
+
+    def forward(self, x):
+        left = self._left(x)
+        right = self._left(x.flip(-1)).flip(-1)
+        return self.head(torch.cat([left, right], 1))
+
+
+def check_blind(net, half):
+    x = torch.rand(1, 3, 40, 60, requires_grad=True)
+    y = net(x)
+    y[0, :, 20, 30].sum().backward()
+    g = x.grad[0].abs().sum(0)
+    cols = (g.sum(0) > 0).nonzero().flatten().tolist()
+    assert all(abs(c - 30) > half for c in cols), cols
+    return cols
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--train', default='data/nlcl_demo_same_places/train_rainy')
+    p.add_argument('--iters', type=int, default=1000)
+    p.add_argument('--batch', type=int, default=8)
+    p.add_argument('--crop', type=int, default=96)
+    p.add_argument('--half', type=int, default=3)
+    p.add_argument('--ch', type=int, default=32)
+    p.add_argument('--lr', type=float, default=1e-3)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--out', required=True)
+    p.add_argument('--eval', nargs='*', default=[])
+    p.add_argument('--save-at', type=int, nargs='*', default=[])
+    p.add_argument('--load', help='a trained net.pth: skip training, only --eval')
+    a = p.parse_args()
+    torch.manual_seed(a.seed); np.random.seed(a.seed)
+    net = BandBlindNet(a.ch, a.half)
+    print('blind columns ok; seen cols', check_blind(net, a.half)[:3], '...', flush=True)
+    if a.load:
+        net.load_state_dict(torch.load(a.load))
+        a.iters = 0
+    files, imgs = load(a.train) if a.iters else ([], [])
+    ups = []
+    for f, x in zip(files, imgs):
+        ang = angle_of(x)
+        ups.append(rotate(x[None], ang)[0])
+    opt = torch.optim.Adam(net.parameters(), lr=a.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(a.iters, 1))
+    t0 = time.time(); run = 0
+    for it in range(1, a.iters + 1):
+        batch = []
+        for _ in range(a.batch):
+            x = ups[np.random.randint(len(ups))]
+            h, w = x.shape[1:]
+            t = np.random.randint(0, h - a.crop + 1); l = np.random.randint(0, w - a.crop + 1)
+            c = x[:, t:t + a.crop, l:l + a.crop]
+            if np.random.rand() < 0.5: c = c.flip(-1)
+            if np.random.rand() < 0.5: c = c.flip(-2)
+            batch.append(c)
+        b = torch.stack(batch)
+        loss = (net(b) - b).abs().mean()
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+        run = loss.item() if it == 1 else 0.98 * run + 0.02 * loss.item()
+        if it % 50 == 0:
+            print(f'it {it} loss {run:.4f} {time.time() - t0:.0f}s', flush=True)
+        if it in a.save_at:
+            os.makedirs(a.out, exist_ok=True)
+            torch.save(net.state_dict(), osp.join(a.out, f'net_{it}.pth'))
+    os.makedirs(a.out, exist_ok=True)
+    if not a.load:
+        torch.save(net.state_dict(), osp.join(a.out, 'net.pth'))
+    net.eval()
+    for folder in a.eval:
+        name = osp.basename(folder.rstrip('/'))
+        fs, xs = load(folder)
+        os.makedirs(osp.join(a.out, 'pred', name), exist_ok=True)
+        with torch.no_grad():
+            for f, x in zip(fs, xs):
+                ang = angle_of(x)
+                pad = x.shape[-1] // 4
+                xp = F.pad(x[None], (pad,) * 4, mode='reflect')
+                pr = rotate(net(rotate(xp, ang)), ang, inverse=True)[..., pad:-pad, pad:-pad]
+                arr = (pr[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+                cv2.imwrite(osp.join(a.out, 'pred', name, osp.splitext(osp.basename(f))[0] + '.png'),
+                            arr[:, :, ::-1])
+    print('done', flush=True)
+
+
+if __name__ == '__main__':
+    main()

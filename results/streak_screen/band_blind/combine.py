@@ -1,0 +1,44 @@
+"""Background estimates from a rainy folder and its band-blind prediction (band_blind.py).
+
+    combine.py RUN NAME FOLDER MODES    # reads RUN/pred/NAME/, writes RUN/<mode>/NAME/
+
+With ``r = max(O - P, 0)`` (what O holds above the prediction), the modes are
+``min`` (B = min(O, P) = O - r), ``tauT`` (O - max(r - T, 0)), ``lineL`` (O - r opened with a
+line of L pixels along the image's rain direction, per channel) and ``glinL`` (O - min(r,
+the grey r opened so)).
+"""
+import glob, os, os.path as osp, sys
+import numpy as np, torch, cv2
+HERE = osp.dirname(osp.abspath(__file__))
+sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
+from band_blind import load, angle_of
+from nlcl_plugin.models.streak_light import line_opening
+
+run, name, folder = sys.argv[1], sys.argv[2], sys.argv[3]
+modes = sys.argv[4].split(',')
+fs, xs = load(folder)
+for f, x in zip(fs, xs):
+    base = osp.splitext(osp.basename(f))[0] + '.png'
+    p = torch.from_numpy(cv2.imread(osp.join(run, 'pred', name, base))[:, :, ::-1].copy()).permute(2, 0, 1).float() / 255
+    x = x[None]; p = p[None]
+    ang = angle_of(x[0])
+    r = (x - p).clamp(min=0)
+    outs = {}
+    for m in modes:
+        if m == 'min':
+            outs[m] = x - r
+        elif m.startswith('line'):
+            L = int(m[4:])
+            rl = line_opening(r, L, ang)
+            outs[m] = x - rl
+        elif m.startswith('tau'):
+            t = float(m[3:])
+            outs[m] = x - (r - t).clamp(min=0)
+        elif m.startswith('glin'):  # grey residual opened, applied to all channels
+            L = int(m[4:])
+            g = line_opening(r.mean(1, keepdim=True), L, ang)
+            outs[m] = x - torch.minimum(r, g.expand_as(r))
+    for m, y in outs.items():
+        d = osp.join(run, m, name); os.makedirs(d, exist_ok=True)
+        arr = (y[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        cv2.imwrite(osp.join(d, base), arr[:, :, ::-1])
