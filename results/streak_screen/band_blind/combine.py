@@ -5,7 +5,9 @@
 With ``r = max(O - P, 0)`` (what O holds above the prediction), the modes are
 ``min`` (B = min(O, P) = O - r), ``tauT`` (O - max(r - T, 0)), ``lineL`` (O - r opened with a
 line of L pixels along the image's rain direction, per channel) and ``glinL`` (O - min(r,
-the grey r opened so)).
+the grey r opened so)); ``cmin`` and ``clineL`` take only the light the three channels
+share (``min`` over the channels of r, laid on all three): O - r_grey, and O - r_grey opened
+with a line of L pixels.
 """
 import glob, os, os.path as osp, sys
 import numpy as np, torch, cv2
@@ -23,10 +25,15 @@ for f, x in zip(fs, xs):
     x = x[None]; p = p[None]
     ang = angle_of(x[0])
     r = (x - p).clamp(min=0)
+    rg = r.amin(1, keepdim=True).expand_as(r)  # the light the three channels share
     outs = {}
     for m in modes:
         if m == 'min':
             outs[m] = x - r
+        elif m == 'cmin':
+            outs[m] = x - rg
+        elif m.startswith('cline'):
+            outs[m] = x - line_opening(rg, int(m[5:]), ang)
         elif m.startswith('line'):
             L = int(m[4:])
             rl = line_opening(r, L, ang)
