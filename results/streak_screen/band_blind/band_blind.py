@@ -72,7 +72,7 @@ class Branch(nn.Module):
     def forward(self, x):
         for i, l in enumerate(self.layers):
             y = l(x)
-            x = F.leaky_relu(y, 0.1) if i == 0 or y.shape != x.shape else x + F.leaky_relu(y, 0.1)
+            x = F.leaky_relu(y, 0.1) if i == 0 else x + F.leaky_relu(y, 0.1)  # residual after the first
         return x
 
 

@@ -3,13 +3,13 @@
     combine.py RUN NAME FOLDER MODES    # reads RUN/pred/NAME/, writes RUN/<mode>/NAME/
 
 With ``r = max(O - P, 0)`` (what O holds above the prediction), the modes are
-``min`` (B = min(O, P) = O - r), ``tauT`` (O - max(r - T, 0)), ``lineL`` (O - r opened with a
+``min`` (B = min(O, P) = O - r), ``lineL`` (O - r opened with a
 line of L pixels along the image's rain direction, per channel) and ``glinL`` (O - min(r,
 the grey r opened so)); ``cmin`` and ``clineL`` take only the light the three channels
 share (``min`` over the channels of r, laid on all three): O - r_grey, and O - r_grey opened
 with a line of L pixels.
 """
-import glob, os, os.path as osp, sys
+import os, os.path as osp, sys
 import numpy as np, torch, cv2
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
@@ -38,9 +38,6 @@ for f, x in zip(fs, xs):
             L = int(m[4:])
             rl = line_opening(r, L, ang)
             outs[m] = x - rl
-        elif m.startswith('tau'):
-            t = float(m[3:])
-            outs[m] = x - (r - t).clamp(min=0)
         elif m.startswith('glin'):  # grey residual opened, applied to all channels
             L = int(m[4:])
             g = line_opening(r.mean(1, keepdim=True), L, ang)
