@@ -2,8 +2,9 @@
 
 A network ``P`` predicts each pixel of a rainy image ``O`` from everything except a band
 of ``2 * half + 1`` columns along the image's rain direction through it (the image is
-turned so that its rain, found by ``dominant_angle`` of the thin light, is vertical; the
-network's two branches see only the columns left and right of the band). Trained with
+turned so that its rain, found by ``dominant_angle`` of the thin light among
+``STREAK_ANGLES`` or, with ``--angle-max``, within that many degrees of vertical, is
+vertical; the network's two branches see only the columns left and right of the band). Trained with
 L1 on the rainy cells alone, ``P`` cannot draw a streak or a drop that lies in the band,
 so where rain is sparse the L1 optimum is the background; texture in the band it can only
 guess from the sides. ``combine.py`` turns ``P`` into a background estimate.
@@ -12,7 +13,7 @@ guess from the sides. ``combine.py`` turns ``P`` into a background estimate.
 
 (N, 3, H, W) in [0, 1] throughout.
 """
-import argparse, glob, math, os, os.path as osp, sys, time
+import argparse, glob, json, math, os, os.path as osp, sys, time
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', '..'))
@@ -28,9 +29,24 @@ def load(folder):
     return files, [torch.from_numpy(read_image(f)[0]).permute(2, 0, 1).float() / 255 for f in files]
 
 
-def angle_of(x):
+def angle_set(max_deg=None, step=2.5):
+    """The rain directions searched: STREAK_ANGLES (all, 7.5 degrees apart) by default, or
+    -max_deg..max_deg in ``step`` degrees (rain falls within ``max_deg`` of vertical)."""
+    if max_deg is None:
+        return list(STREAK_ANGLES)
+    n = int(round(max_deg / step))
+    return [float(k * step) for k in range(-n, n + 1)]
+
+
+def run_angles(run):
+    """The direction set a band_blind.py run used (RUN/angle_set.json; STREAK_ANGLES if absent)."""
+    f = osp.join(run, 'angle_set.json')
+    return json.load(open(f)) if osp.exists(f) else list(STREAK_ANGLES)
+
+
+def angle_of(x, angles=STREAK_ANGLES):
     thin = white_top_hat(x[None], 7)
-    return STREAK_ANGLES[int(dominant_angle(thin, 21)[0])]
+    return angles[int(dominant_angle(thin, 21, angles)[0])]
 
 
 def rotate(x, angle_deg, inverse=False):
@@ -120,7 +136,12 @@ def main():
     p.add_argument('--eval', nargs='*', default=[])
     p.add_argument('--save-at', type=int, nargs='*', default=[])
     p.add_argument('--load', help='a trained net.pth: skip training, only --eval')
+    p.add_argument('--angle-max', type=float, default=None,
+                   help='search the rain direction within this many degrees of vertical '
+                        '(default: all of STREAK_ANGLES)')
+    p.add_argument('--angle-step', type=float, default=2.5)
     a = p.parse_args()
+    angles = angle_set(a.angle_max, a.angle_step)
     torch.manual_seed(a.seed); np.random.seed(a.seed)
     net = BandBlindNet(a.ch, a.half)
     print('blind columns ok; seen cols', check_blind(net, a.half)[:3], '...', flush=True)
@@ -130,7 +151,7 @@ def main():
     files, imgs = load(a.train) if a.iters else ([], [])
     ups = []
     for f, x in zip(files, imgs):
-        ang = angle_of(x)
+        ang = angle_of(x, angles)
         ups.append(rotate(x[None], ang)[0])
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(a.iters, 1))
@@ -157,6 +178,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     if not a.load:
         torch.save(net.state_dict(), osp.join(a.out, 'net.pth'))
+    with open(osp.join(a.out, 'angle_set.json'), 'w') as f:
+        json.dump(angles, f)
     net.eval()
     for folder in a.eval:
         name = osp.basename(folder.rstrip('/'))
@@ -164,7 +187,7 @@ def main():
         os.makedirs(osp.join(a.out, 'pred', name), exist_ok=True)
         with torch.no_grad():
             for f, x in zip(fs, xs):
-                ang = angle_of(x)
+                ang = angle_of(x, angles)
                 pad = x.shape[-1] // 4
                 xp = F.pad(x[None], (pad,) * 4, mode='reflect')
                 pr = rotate(net(rotate(xp, ang)), ang, inverse=True)[..., pad:-pad, pad:-pad]

@@ -13,17 +13,18 @@ import os, os.path as osp, sys
 import numpy as np, torch, cv2
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
-from band_blind import load, angle_of
+from band_blind import load, angle_of, run_angles
 from nlcl_plugin.models.streak_light import line_opening
 
 run, name, folder = sys.argv[1], sys.argv[2], sys.argv[3]
 modes = sys.argv[4].split(',')
 fs, xs = load(folder)
+angles = run_angles(run)
 for f, x in zip(fs, xs):
     base = osp.splitext(osp.basename(f))[0] + '.png'
     p = torch.from_numpy(cv2.imread(osp.join(run, 'pred', name, base))[:, :, ::-1].copy()).permute(2, 0, 1).float() / 255
     x = x[None]; p = p[None]
-    ang = angle_of(x[0])
+    ang = angle_of(x[0], angles)
     r = (x - p).clamp(min=0)
     rg = r.amin(1, keepdim=True).expand_as(r)  # the light the three channels share
     outs = {}
