@@ -112,6 +112,18 @@ class BandBlindNet(nn.Module):
         return self.head(torch.cat([left, right], 1))
 
 
+def random_crop(images, size):
+    """A ``size`` x ``size`` crop of a random image of ``images`` (each (C,H,W)), flipped
+    left-right and up-down each with chance 1/2 (numpy's global generator)."""
+    x = images[np.random.randint(len(images))]
+    h, w = x.shape[1:]
+    t = np.random.randint(0, h - size + 1); l = np.random.randint(0, w - size + 1)
+    c = x[:, t:t + size, l:l + size]
+    if np.random.rand() < 0.5: c = c.flip(-1)
+    if np.random.rand() < 0.5: c = c.flip(-2)
+    return c
+
+
 def check_blind(net, half):
     x = torch.rand(1, 3, 40, 60, requires_grad=True)
     y = net(x)
@@ -159,13 +171,7 @@ def main():
     for it in range(1, a.iters + 1):
         batch = []
         for _ in range(a.batch):
-            x = ups[np.random.randint(len(ups))]
-            h, w = x.shape[1:]
-            t = np.random.randint(0, h - a.crop + 1); l = np.random.randint(0, w - a.crop + 1)
-            c = x[:, t:t + a.crop, l:l + a.crop]
-            if np.random.rand() < 0.5: c = c.flip(-1)
-            if np.random.rand() < 0.5: c = c.flip(-2)
-            batch.append(c)
+            batch.append(random_crop(ups, a.crop))
         b = torch.stack(batch)
         loss = (net(b) - b).abs().mean()
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()

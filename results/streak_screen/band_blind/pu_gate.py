@@ -23,7 +23,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import cv2
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
-from band_blind import load, angle_of, rotate, run_angles
+from band_blind import load, angle_of, rotate, run_angles, random_crop
 
 
 def residual(run, name, folder):
@@ -88,13 +88,7 @@ def main():
         batch, labels = [], []
         for label, pool in ((1.0, pools[0]), (0.0, pools[1])):
             for _ in range(a.batch):
-                x = pool[np.random.randint(len(pool))]
-                h, w = x.shape[1:]
-                t = np.random.randint(0, h - a.crop + 1); l = np.random.randint(0, w - a.crop + 1)
-                c = x[:, t:t + a.crop, l:l + a.crop]
-                if np.random.rand() < 0.5: c = c.flip(-1)
-                if np.random.rand() < 0.5: c = c.flip(-2)
-                batch.append(c); labels.append(label)
+                batch.append(random_crop(pool, a.crop)); labels.append(label)
         b = torch.stack(batch)
         y = torch.tensor(labels).view(-1, 1, 1, 1).expand(-1, 1, a.crop, a.crop)
         loss = F.binary_cross_entropy_with_logits(net(b), y)
