@@ -4,10 +4,10 @@ A network ``P`` predicts each pixel of a rainy image ``O`` from everything excep
 of ``2 * half + 1`` columns along the image's rain direction through it (the image is
 turned so that its rain, found by ``dominant_angle`` of the thin light among
 ``STREAK_ANGLES`` or, with ``--angle-max``, within that many degrees of vertical, is
-vertical; the network's two branches see only the columns left and right of the band). Trained with
-L1 on the rainy cells alone, ``P`` cannot draw a streak or a drop that lies in the band,
-so where rain is sparse the L1 optimum is the background; texture in the band it can only
-guess from the sides. ``combine.py`` turns ``P`` into a background estimate.
+vertical; the network's two branches see only the columns left and right of the band).
+Trained with L1 on the rainy cells alone, ``P`` cannot draw a streak or a drop that lies
+in the band, so where rain is sparse the L1 optimum is the background; texture in the band
+it can only guess from the sides. ``combine.py`` turns ``P`` into a background estimate.
 
     band_blind.py --out DIR --eval FOLDER...   # trains on --train, writes DIR/pred/<name>/
 
@@ -41,7 +41,10 @@ def angle_set(max_deg=None, step=2.5):
 def run_angles(run):
     """The direction set a band_blind.py run used (RUN/angle_set.json; STREAK_ANGLES if absent)."""
     f = osp.join(run, 'angle_set.json')
-    return json.load(open(f)) if osp.exists(f) else list(STREAK_ANGLES)
+    if not osp.exists(f):
+        return list(STREAK_ANGLES)
+    with open(f) as fh:
+        return json.load(fh)
 
 
 def angle_of(x, angles=STREAK_ANGLES):
@@ -150,10 +153,14 @@ def main():
     p.add_argument('--load', help='a trained net.pth: skip training, only --eval')
     p.add_argument('--angle-max', type=float, default=None,
                    help='search the rain direction within this many degrees of vertical '
-                        '(default: all of STREAK_ANGLES)')
+                        '(default: all of STREAK_ANGLES; with --load, the set saved beside '
+                        'the net when there is one)')
     p.add_argument('--angle-step', type=float, default=2.5)
     a = p.parse_args()
-    angles = angle_set(a.angle_max, a.angle_step)
+    if a.load and a.angle_max is None:
+        angles = run_angles(osp.dirname(osp.abspath(a.load)))
+    else:
+        angles = angle_set(a.angle_max, a.angle_step)
     torch.manual_seed(a.seed); np.random.seed(a.seed)
     net = BandBlindNet(a.ch, a.half)
     print('blind columns ok; seen cols', check_blind(net, a.half)[:3], '...', flush=True)
