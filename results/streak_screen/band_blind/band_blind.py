@@ -115,6 +115,21 @@ class BandBlindNet(nn.Module):
         return self.head(torch.cat([left, right], 1))
 
 
+def save_png(path, x):
+    """Write (C,H,W) in [0, 1] (C = 3, RGB, or 1) as an 8-bit PNG."""
+    arr = (x.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    cv2.imwrite(path, arr[:, :, ::-1] if arr.shape[2] == 3 else arr[:, :, 0])
+
+
+def read_prediction(run, name, file):
+    """The prediction band_blind.py wrote for ``file`` of folder ``name``: (3,H,W) in [0, 1]."""
+    path = osp.join(run, 'pred', name, osp.splitext(osp.basename(file))[0] + '.png')
+    p = cv2.imread(path)
+    if p is None:
+        raise FileNotFoundError(path)
+    return torch.from_numpy(p[:, :, ::-1].copy()).permute(2, 0, 1).float() / 255
+
+
 def random_crop(images, size):
     """A ``size`` x ``size`` crop of a random image of ``images`` (each (C,H,W)), flipped
     left-right and up-down each with chance 1/2 (numpy's global generator)."""
@@ -204,9 +219,7 @@ def main():
                 pad = x.shape[-1] // 4
                 xp = F.pad(x[None], (pad,) * 4, mode='reflect')
                 pr = rotate(net(rotate(xp, ang)), ang, inverse=True)[..., pad:-pad, pad:-pad]
-                arr = (pr[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-                cv2.imwrite(osp.join(a.out, 'pred', name, osp.splitext(osp.basename(f))[0] + '.png'),
-                            arr[:, :, ::-1])
+                save_png(osp.join(a.out, 'pred', name, osp.splitext(osp.basename(f))[0] + '.png'), pr[0])
     print('done', flush=True)
 
 

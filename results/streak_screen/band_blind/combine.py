@@ -10,10 +10,10 @@ share (``min`` over the channels of r, laid on all three): O - r_grey, and O - r
 with a line of L pixels.
 """
 import os, os.path as osp, sys
-import numpy as np, torch, cv2
+import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
-from band_blind import load, angle_of, run_angles
+from band_blind import load, angle_of, run_angles, read_prediction, save_png
 from nlcl_plugin.models.streak_light import line_opening
 
 run, name, folder = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -22,8 +22,7 @@ fs, xs = load(folder)
 angles = run_angles(run)
 for f, x in zip(fs, xs):
     base = osp.splitext(osp.basename(f))[0] + '.png'
-    p = torch.from_numpy(cv2.imread(osp.join(run, 'pred', name, base))[:, :, ::-1].copy()).permute(2, 0, 1).float() / 255
-    x = x[None]; p = p[None]
+    x = x[None]; p = read_prediction(run, name, f)[None]
     ang = angle_of(x[0], angles)
     r = (x - p).clamp(min=0)
     rg = r.amin(1, keepdim=True).expand_as(r)  # the light the three channels share
@@ -45,5 +44,4 @@ for f, x in zip(fs, xs):
             outs[m] = x - torch.minimum(r, g.expand_as(r))
     for m, y in outs.items():
         d = osp.join(run, m, name); os.makedirs(d, exist_ok=True)
-        arr = (y[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        cv2.imwrite(osp.join(d, base), arr[:, :, ::-1])
+        save_png(osp.join(d, base), y[0])

@@ -20,10 +20,9 @@ the background ``B = O - g * r``.
 import argparse, os, os.path as osp, sys, time
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
-import cv2
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
-from band_blind import load, angle_of, rotate, run_angles, random_crop
+from band_blind import load, angle_of, rotate, run_angles, random_crop, read_prediction, save_png
 
 
 def residual(run, name, folder):
@@ -31,11 +30,7 @@ def residual(run, name, folder):
     out, angles = [], run_angles(run)
     fs, xs = load(folder)
     for f, x in zip(fs, xs):
-        base = osp.splitext(osp.basename(f))[0] + '.png'
-        p = cv2.imread(osp.join(run, 'pred', name, base))
-        if p is None:
-            raise FileNotFoundError(osp.join(run, 'pred', name, base))
-        p = torch.from_numpy(p[:, :, ::-1].copy()).permute(2, 0, 1).float() / 255
+        p = read_prediction(run, name, f)
         out.append((f, x, (x - p).clamp(min=0), angle_of(x, angles)))
     return out
 
@@ -111,10 +106,8 @@ def main():
                 g = rotate((1 - torch.exp(-z)).clamp(min=0), ang, inverse=True)[..., q:-q, q:-q][0]
                 b = x - g * r
                 base = osp.splitext(osp.basename(f))[0] + '.png'
-                arr = (b.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-                cv2.imwrite(osp.join(a.out, 'pu', name, base), arr[:, :, ::-1])
-                cv2.imwrite(osp.join(a.out, 'gate', name, base),
-                            (g[0].clamp(0, 1).numpy() * 255).round().astype(np.uint8))
+                save_png(osp.join(a.out, 'pu', name, base), b)
+                save_png(osp.join(a.out, 'gate', name, base), g)
                 means.append(float(g.mean()))
         print(f'{name}: mean gate {np.mean(means):.3f}', flush=True)
     print('done', flush=True)
