@@ -154,7 +154,8 @@ def check_blind(net, half):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('--train', default='data/nlcl_demo_same_places/train_rainy')
+    p.add_argument('--train', nargs='+', default=['data/nlcl_demo_same_places/train_rainy'],
+                   help='the folders trained on (rainy, and clean ones where given)')
     p.add_argument('--iters', type=int, default=1000)
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--crop', type=int, default=96)
@@ -182,7 +183,10 @@ def main():
     if a.load:
         net.load_state_dict(torch.load(a.load))
         a.iters = 0
-    files, imgs = load(a.train) if a.iters else ([], [])
+    files, imgs = [], []
+    for folder in (a.train if a.iters else []):
+        fs, xs = load(folder)
+        files += fs; imgs += xs
     ups = []
     for f, x in zip(files, imgs):
         ang = angle_of(x, angles)

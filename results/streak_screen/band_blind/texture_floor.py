@@ -1,0 +1,104 @@
+"""The band-blind streak residual above what the prediction misses on rain-free images of
+like texture, and a trained NLCL model's haze and tone (a measurement script).
+
+    texture_floor.py RUN NAME FOLDER CLEAN NLCL_DIR   # writes RUN/<mode>/NAME/, RUN/floor.json
+
+``RUN`` is a band_blind.py run with its predictions of ``FOLDER`` in RUN/pred/NAME/ and of
+the unpaired clean folder ``CLEAN`` in RUN/pred/<basename of CLEAN>/; ``NLCL_DIR`` holds a
+trained model's outputs for ``FOLDER`` under the same names (``tools/derain.py``).
+
+``r_l`` is the light ``combine.py``'s ``line11`` takes (``max(O - P, 0)`` opened with a line
+of 11 pixels along the image's rain direction). Where the prediction P has texture around a
+pixel it misses some of it, rain or not. On the clean folder (no rain), ``r_l``'s channel mean
+is binned by the texture of P around each pixel, ``h`` (:func:`texture`), into 16 bins of
+equal counts, and the floor ``f(h)`` is its 99th percentile per bin. The modes:
+
+- ``tline11``: O - max(0, r_l - f(h)) (the floor taken off each channel);
+- ``htline11``: O - r_l where r_l's channel mean is above f(h), else O;
+- ``nbase``: O + G_3 * (B_n - O), the model's change in the base band only (Gaussian,
+  sigma 3: haze and tone, no texture);
+- ``nbase_line11``: ``nbase`` - r_l; ``nbase_tline11``: ``nbase`` - max(0, r_l - f(h)).
+
+(3,H,W) in [0, 1] throughout.
+"""
+import json, os, os.path as osp, sys
+import numpy as np
+import torch, torch.nn.functional as F
+HERE = osp.dirname(osp.abspath(__file__))
+sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
+from band_blind import load, angle_of, run_angles, read_prediction, save_png
+from nlcl_plugin.models.streak_light import line_opening
+
+BINS, QUANTILE, WINDOW, SIGMA = 16, 0.99, 7, 3.0
+
+
+def texture(p):
+    """The texture of prediction p (3,H,W) around each pixel: the grey image's absolute
+    differences to its right and lower neighbours, summed, averaged over 7x7. -> (H,W)."""
+    g = p.mean(0)
+    d = torch.zeros_like(g)
+    d[:, :-1] += (g[:, 1:] - g[:, :-1]).abs()
+    d[:-1, :] += (g[1:, :] - g[:-1, :]).abs()
+    pad = WINDOW // 2
+    return F.avg_pool2d(F.pad(d[None, None], (pad,) * 4, mode='replicate'), WINDOW, 1)[0, 0]
+
+
+def streak_residual(x, p, angles):
+    """r_l: max(O - P, 0) opened with an 11-pixel line along x's rain direction. (3,H,W)."""
+    return line_opening((x - p).clamp(min=0)[None], 11, angle_of(x, angles))[0]
+
+
+def fit_floor(run, clean, angles):
+    """Bin edges of h and the floor per bin, from the clean folder's images."""
+    fs, xs = load(clean)
+    name = osp.basename(clean.rstrip('/'))
+    hs, rs = [], []
+    for f, x in zip(fs, xs):
+        p = read_prediction(run, name, f)
+        hs.append(texture(p).flatten()); rs.append(streak_residual(x, p, angles).mean(0).flatten())
+    h, r = torch.cat(hs).numpy(), torch.cat(rs).numpy()
+    edges = np.quantile(h, np.linspace(0, 1, BINS + 1)[1:-1])
+    idx = np.searchsorted(edges, h)
+    floor = [float(np.quantile(r[idx == b], QUANTILE)) for b in range(BINS)]
+    return edges, np.array(floor)
+
+
+def gaussian(x, sigma):
+    k = int(3 * sigma + 0.5) * 2 + 1
+    t = torch.arange(k, dtype=torch.float32) - k // 2
+    w = torch.exp(-t ** 2 / (2 * sigma ** 2)); w = w / w.sum()
+    c = x.shape[0]
+    y = F.pad(x[None], (k // 2,) * 4, mode='reflect')
+    y = F.conv2d(y, w.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
+    return F.conv2d(y, w.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)[0]
+
+
+def main():
+    run, name, folder, clean, nlcl_dir = sys.argv[1:6]
+    angles = run_angles(run)
+    edges, floor = fit_floor(run, clean, angles)
+    with open(osp.join(run, 'floor.json'), 'w') as fh:
+        json.dump({'edges': edges.tolist(), 'floor': floor.tolist(), 'quantile': QUANTILE,
+                   'clean': clean}, fh, indent=1)
+    fs, xs = load(folder)
+    nfs, bns = load(nlcl_dir)
+    if [osp.splitext(osp.basename(f))[0] for f in fs] != [osp.splitext(osp.basename(f))[0] for f in nfs]:
+        raise ValueError(f'{nlcl_dir} does not hold the images of {folder} under their names')
+    for f, x, bn in zip(fs, xs, bns):
+        base = osp.splitext(osp.basename(f))[0] + '.png'
+        p = read_prediction(run, name, f)
+        rl = streak_residual(x, p, angles)
+        fl = torch.from_numpy(floor[np.searchsorted(edges, texture(p).numpy())]).float()
+        soft = (rl - fl).clamp(min=0)
+        hard = rl * (rl.mean(0) > fl).float()
+        nbase = x + gaussian(bn - x, SIGMA)
+        outs = {'tline11': x - soft, 'htline11': x - hard, 'nbase': nbase,
+                'nbase_line11': nbase - rl, 'nbase_tline11': nbase - soft}
+        for m, y in outs.items():
+            d = osp.join(run, m, name); os.makedirs(d, exist_ok=True)
+            save_png(osp.join(d, base), y)
+    print('floor per bin', np.round(floor, 4).tolist())
+
+
+if __name__ == '__main__':
+    main()
