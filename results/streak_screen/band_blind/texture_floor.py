@@ -11,13 +11,17 @@ trained model's outputs for ``FOLDER`` under the same names (``tools/derain.py``
 of 11 pixels along the image's rain direction). Where the prediction P has texture around a
 pixel it misses some of it, rain or not. On the clean folder (no rain), ``r_l``'s channel mean
 is binned by the texture of P around each pixel, ``h`` (:func:`texture`), into 16 bins of
-equal counts, and the floor ``f(h)`` is its 99th percentile per bin. The modes:
+equal counts, and the floor ``f(h)`` is its 99th percentile per bin; ``f_s(h)`` is the same
+for ``s_l``, the light the three channels share (the least of ``max(O - P, 0)`` over the
+channels) opened so. The modes:
 
 - ``tline11``: O - max(0, r_l - f(h)) (the floor taken off each channel);
 - ``htline11``: O - r_l where r_l's channel mean is above f(h), else O;
 - ``nbase``: O + G_3 * (B_n - O), the model's change in the base band only (Gaussian,
   sigma 3: haze and tone, no texture);
-- ``nbase_line11``: ``nbase`` - r_l; ``nbase_tline11``: ``nbase`` - max(0, r_l - f(h)).
+- ``nbase_line11``: ``nbase`` - r_l; ``nbase_tline11``: ``nbase`` - max(0, r_l - f(h));
+- ``ctline11``: O - max(0, s_l - f_s(h)) on each channel; ``nbase_ctline11``: ``nbase`` minus
+  the same.
 
 (3,H,W) in [0, 1] throughout.
 """
@@ -48,14 +52,20 @@ def streak_residual(x, p, angles):
     return line_opening((x - p).clamp(min=0)[None], 11, angle_of(x, angles))[0]
 
 
-def fit_floor(run, clean, angles):
-    """Bin edges of h and the floor per bin, from the clean folder's images."""
+def shared_residual(x, p, angles):
+    """s_l: the least of max(O - P, 0) over the channels, opened so. (1,H,W)."""
+    return line_opening((x - p).clamp(min=0).amin(0, keepdim=True)[None], 11, angle_of(x, angles))[0]
+
+
+def fit_floor(run, clean, angles, residual=lambda x, p, a: streak_residual(x, p, a).mean(0)):
+    """Bin edges of h and the floor per bin of ``residual`` (grey, (H,W) or (1,H,W)), from the
+    clean folder's images."""
     fs, xs = load(clean)
     name = osp.basename(clean.rstrip('/'))
     hs, rs = [], []
     for f, x in zip(fs, xs):
         p = read_prediction(run, name, f)
-        hs.append(texture(p).flatten()); rs.append(streak_residual(x, p, angles).mean(0).flatten())
+        hs.append(texture(p).flatten()); rs.append(residual(x, p, angles).flatten())
     h, r = torch.cat(hs).numpy(), torch.cat(rs).numpy()
     edges = np.quantile(h, np.linspace(0, 1, BINS + 1)[1:-1])
     idx = np.searchsorted(edges, h)
@@ -77,9 +87,10 @@ def main():
     run, name, folder, clean, nlcl_dir = sys.argv[1:6]
     angles = run_angles(run)
     edges, floor = fit_floor(run, clean, angles)
+    _, floor_s = fit_floor(run, clean, angles, shared_residual)  # the same bins of h
     with open(osp.join(run, 'floor.json'), 'w') as fh:
         json.dump({'edges': edges.tolist(), 'floor': floor.tolist(), 'quantile': QUANTILE,
-                   'clean': clean}, fh, indent=1)
+                   'clean': clean, 'floor_shared': floor_s.tolist()}, fh, indent=1)
     fs, xs = load(folder)
     nfs, bns = load(nlcl_dir)
     if [osp.splitext(osp.basename(f))[0] for f in fs] != [osp.splitext(osp.basename(f))[0] for f in nfs]:
@@ -88,12 +99,16 @@ def main():
         base = osp.splitext(osp.basename(f))[0] + '.png'
         p = read_prediction(run, name, f)
         rl = streak_residual(x, p, angles)
-        fl = torch.from_numpy(floor[np.searchsorted(edges, texture(p).numpy())]).float()
+        b = np.searchsorted(edges, texture(p).numpy())
+        fl = torch.from_numpy(floor[b]).float()
         soft = (rl - fl).clamp(min=0)
         hard = rl * (rl.mean(0) > fl).float()
+        fl_s = torch.from_numpy(floor_s[b]).float()
+        soft_s = (shared_residual(x, p, angles) - fl_s).clamp(min=0).expand_as(x)
         nbase = x + gaussian(bn - x, SIGMA)
         outs = {'tline11': x - soft, 'htline11': x - hard, 'nbase': nbase,
-                'nbase_line11': nbase - rl, 'nbase_tline11': nbase - soft}
+                'nbase_line11': nbase - rl, 'nbase_tline11': nbase - soft,
+                'ctline11': x - soft_s, 'nbase_ctline11': nbase - soft_s}
         for m, y in outs.items():
             d = osp.join(run, m, name); os.makedirs(d, exist_ok=True)
             save_png(osp.join(d, base), y)
