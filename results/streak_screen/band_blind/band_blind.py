@@ -19,7 +19,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', '..'))
 from nlcl_plugin.image_io import read_image
 from nlcl_plugin.models.thin_light import white_top_hat
-from nlcl_plugin.models.streak_light import dominant_angle, STREAK_ANGLES
+from nlcl_plugin.models.streak_light import dominant_angle, line_opening, STREAK_ANGLES
 import cv2
 
 
@@ -128,6 +128,22 @@ def read_prediction(run, name, file):
     if p is None:
         raise FileNotFoundError(path)
     return torch.from_numpy(p[:, :, ::-1].copy()).permute(2, 0, 1).float() / 255
+
+
+def line_residual(x, p, angle, length=11):
+    """The light O holds above the prediction, max(O - P, 0), opened with a line of ``length``
+    pixels along ``angle`` (what combine.py's ``line11`` takes): (3,H,W) x 2 -> (3,H,W)."""
+    return line_opening((x - p).clamp(min=0)[None], length, angle)[0]
+
+
+def load_like(folder, files):
+    """The images of ``folder`` named as ``files`` are (any image extension), in that order:
+    a model's outputs for them. Raises ValueError naming ``folder`` if they do not match."""
+    outs, xs = load(folder)
+    stem = lambda f: osp.splitext(osp.basename(f))[0]
+    if [stem(f) for f in outs] != [stem(f) for f in files]:
+        raise ValueError(f'{folder} does not hold the images of {osp.dirname(files[0])} under their names')
+    return xs
 
 
 def random_crop(images, size):

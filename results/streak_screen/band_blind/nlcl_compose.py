@@ -18,7 +18,7 @@ import json, os, os.path as osp, sys
 import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
-from band_blind import load, angle_of, run_angles, read_prediction, save_png
+from band_blind import load, load_like, angle_of, line_residual, run_angles, read_prediction, save_png
 from nlcl_plugin.models.streak_light import STREAK_ANGLES, line_opening
 from nlcl_plugin.models.thin_light import white_top_hat
 
@@ -44,10 +44,7 @@ def main():
     angles = run_angles(run)
     t = threshold(clean, angles)
     fs, xs = load(folder)
-    nfs, bns = load(nlcl_dir)
-    stems = [[osp.splitext(osp.basename(f))[0] for f in l] for l in (fs, nfs)]
-    if stems[0] != stems[1]:
-        raise ValueError(f'{nlcl_dir} does not hold the images of {folder} under their names')
+    bns = load_like(nlcl_dir, fs)
     gates = {'threshold': t, 'images': {}}
     for f, x, bn in zip(fs, xs, bns):
         base = osp.splitext(osp.basename(f))[0] + '.png'
@@ -56,7 +53,7 @@ def main():
         s = direction_strength(x, ang)
         g = 1.0 if s > t else 0.0
         gates['images'][base] = {'strength': s, 'gate': g, 'angle': ang}
-        rl = line_opening((x - p).clamp(min=0)[None], 11, ang)[0]
+        rl = line_residual(x, p, ang)
         beyond = (rl - (x - bn).clamp(min=0)).clamp(min=0)
         outs = {'nlcl': bn, 'line11g': x - g * rl, 'nline11': bn - beyond,
                 'nline11g': bn - g * beyond}

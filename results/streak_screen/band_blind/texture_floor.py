@@ -30,7 +30,8 @@ import numpy as np
 import torch, torch.nn.functional as F
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
-from band_blind import load, angle_of, run_angles, read_prediction, save_png
+from band_blind import load, load_like, angle_of, line_residual, run_angles, read_prediction, save_png
+from nlcl_plugin.models.detail_layer import DetailLayer
 from nlcl_plugin.models.streak_light import line_opening
 
 BINS, QUANTILE, WINDOW, SIGMA = 16, 0.99, 7, 3.0
@@ -47,65 +48,55 @@ def texture(p):
     return F.avg_pool2d(F.pad(d[None, None], (pad,) * 4, mode='replicate'), WINDOW, 1)[0, 0]
 
 
-def streak_residual(x, p, angles):
-    """r_l: max(O - P, 0) opened with an 11-pixel line along x's rain direction. (3,H,W)."""
-    return line_opening((x - p).clamp(min=0)[None], 11, angle_of(x, angles))[0]
+def shared_residual(x, p, angle):
+    """s_l: the least of max(O - P, 0) over the channels, opened with an 11-pixel line along
+    ``angle``. (1,H,W)."""
+    return line_opening((x - p).clamp(min=0).amin(0, keepdim=True)[None], 11, angle)[0]
 
 
-def shared_residual(x, p, angles):
-    """s_l: the least of max(O - P, 0) over the channels, opened so. (1,H,W)."""
-    return line_opening((x - p).clamp(min=0).amin(0, keepdim=True)[None], 11, angle_of(x, angles))[0]
-
-
-def fit_floor(run, clean, angles, residual=lambda x, p, a: streak_residual(x, p, a).mean(0)):
-    """Bin edges of h and the floor per bin of ``residual`` (grey, (H,W) or (1,H,W)), from the
-    clean folder's images."""
+def fit_floors(run, clean, angles):
+    """Bin edges of h, and the floor per bin of r_l's channel mean and of s_l, from the clean
+    folder's images."""
     fs, xs = load(clean)
     name = osp.basename(clean.rstrip('/'))
-    hs, rs = [], []
+    hs, rs, ss = [], [], []
     for f, x in zip(fs, xs):
         p = read_prediction(run, name, f)
-        hs.append(texture(p).flatten()); rs.append(residual(x, p, angles).flatten())
-    h, r = torch.cat(hs).numpy(), torch.cat(rs).numpy()
+        ang = angle_of(x, angles)
+        hs.append(texture(p).flatten())
+        rs.append(line_residual(x, p, ang).mean(0).flatten())
+        ss.append(shared_residual(x, p, ang).flatten())
+    h = torch.cat(hs).numpy()
     edges = np.quantile(h, np.linspace(0, 1, BINS + 1)[1:-1])
     idx = np.searchsorted(edges, h)
-    floor = [float(np.quantile(r[idx == b], QUANTILE)) for b in range(BINS)]
-    return edges, np.array(floor)
-
-
-def gaussian(x, sigma):
-    k = int(3 * sigma + 0.5) * 2 + 1
-    t = torch.arange(k, dtype=torch.float32) - k // 2
-    w = torch.exp(-t ** 2 / (2 * sigma ** 2)); w = w / w.sum()
-    c = x.shape[0]
-    y = F.pad(x[None], (k // 2,) * 4, mode='reflect')
-    y = F.conv2d(y, w.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
-    return F.conv2d(y, w.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)[0]
+    floors = []
+    for r in (torch.cat(rs).numpy(), torch.cat(ss).numpy()):
+        floors.append(np.array([float(np.quantile(r[idx == b], QUANTILE)) for b in range(BINS)]))
+    return edges, floors[0], floors[1]
 
 
 def main():
     run, name, folder, clean, nlcl_dir = sys.argv[1:6]
     angles = run_angles(run)
-    edges, floor = fit_floor(run, clean, angles)
-    _, floor_s = fit_floor(run, clean, angles, shared_residual)  # the same bins of h
+    edges, floor, floor_s = fit_floors(run, clean, angles)
     with open(osp.join(run, 'floor.json'), 'w') as fh:
         json.dump({'edges': edges.tolist(), 'floor': floor.tolist(), 'quantile': QUANTILE,
                    'clean': clean, 'floor_shared': floor_s.tolist()}, fh, indent=1)
     fs, xs = load(folder)
-    nfs, bns = load(nlcl_dir)
-    if [osp.splitext(osp.basename(f))[0] for f in fs] != [osp.splitext(osp.basename(f))[0] for f in nfs]:
-        raise ValueError(f'{nlcl_dir} does not hold the images of {folder} under their names')
+    bns = load_like(nlcl_dir, fs)
+    base_layer = DetailLayer(SIGMA).base
     for f, x, bn in zip(fs, xs, bns):
         base = osp.splitext(osp.basename(f))[0] + '.png'
         p = read_prediction(run, name, f)
-        rl = streak_residual(x, p, angles)
+        ang = angle_of(x, angles)
+        rl = line_residual(x, p, ang)
         b = np.searchsorted(edges, texture(p).numpy())
         fl = torch.from_numpy(floor[b]).float()
         soft = (rl - fl).clamp(min=0)
         hard = rl * (rl.mean(0) > fl).float()
         fl_s = torch.from_numpy(floor_s[b]).float()
-        soft_s = (shared_residual(x, p, angles) - fl_s).clamp(min=0).expand_as(x)
-        nbase = x + gaussian(bn - x, SIGMA)
+        soft_s = (shared_residual(x, p, ang) - fl_s).clamp(min=0).expand_as(x)
+        nbase = x + base_layer((bn - x)[None])[0]
         outs = {'tline11': x - soft, 'htline11': x - hard, 'nbase': nbase,
                 'nbase_line11': nbase - rl, 'nbase_tline11': nbase - soft,
                 'ctline11': x - soft_s, 'nbase_ctline11': nbase - soft_s}
