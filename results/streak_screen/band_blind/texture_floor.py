@@ -54,9 +54,9 @@ def shared_residual(x, p, angle):
     return line_opening((x - p).clamp(min=0).amin(0, keepdim=True)[None], 11, angle)[0]
 
 
-def fit_floors(run, clean, angles):
-    """Bin edges of h, and the floor per bin of r_l's channel mean and of s_l, from the clean
-    folder's images."""
+def fit_floors(run, clean, angles, quantile=QUANTILE):
+    """Bin edges of h, and the floor per bin (``quantile`` of the values in it) of r_l's
+    channel mean and of s_l, from the clean folder's images."""
     fs, xs = load(clean)
     name = osp.basename(clean.rstrip('/'))
     hs, rs, ss = [], [], []
@@ -71,7 +71,7 @@ def fit_floors(run, clean, angles):
     idx = np.searchsorted(edges, h)
     floors = []
     for r in (torch.cat(rs).numpy(), torch.cat(ss).numpy()):
-        floors.append(np.array([float(np.quantile(r[idx == b], QUANTILE)) for b in range(BINS)]))
+        floors.append(np.array([float(np.quantile(r[idx == b], quantile)) for b in range(BINS)]))
     return edges, floors[0], floors[1]
 
 
