@@ -6,14 +6,13 @@ For each quantile Q (percent, e.g. 90), the floor f(h) is set at that percentile
 folder's residual per bin of h, and ``nbase_tline11`` (O + G_3 * (B_n - O) - max(0, r_l - f(h)))
 is written as mode ``nbase_tline11_q<Q>``; texture_floor.py's own mode is Q = 99.
 """
-import os, os.path as osp, sys
+import os.path as osp, sys
 import numpy as np
 import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
-from band_blind import load, load_like, angle_of, line_residual, run_angles, read_prediction, save_png
-from texture_floor import SIGMA, fit_floors, texture
-from nlcl_plugin.models.detail_layer import DetailLayer
+from band_blind import run_angles
+from texture_floor import fit_floors, images, write
 
 
 def main():
@@ -21,19 +20,10 @@ def main():
     quantiles = [float(q) for q in sys.argv[6:]]
     angles = run_angles(run)
     fits = {q: fit_floors(run, clean, angles, q / 100)[:2] for q in quantiles}
-    fs, xs = load(folder)
-    bns = load_like(nlcl_dir, fs)
-    base_layer = DetailLayer(SIGMA).base
-    for f, x, bn in zip(fs, xs, bns):
-        base = osp.splitext(osp.basename(f))[0] + '.png'
-        p = read_prediction(run, name, f)
-        rl = line_residual(x, p, angle_of(x, angles))
-        h = texture(p).numpy()
-        nbase = x + base_layer((bn - x)[None])[0]
+    for base, x, p, ang, rl, h, nbase in images(run, name, folder, nlcl_dir, angles):
         for q, (edges, floor) in fits.items():
             fl = torch.from_numpy(floor[np.searchsorted(edges, h)]).float()
-            d = osp.join(run, f'nbase_tline11_q{q:g}', name); os.makedirs(d, exist_ok=True)
-            save_png(osp.join(d, base), nbase - (rl - fl).clamp(min=0))
+            write(run, f'nbase_tline11_q{q:g}', name, base, nbase - (rl - fl).clamp(min=0))
     for q, (_, floor) in fits.items():
         print(f'q {q:g}: floor per bin {np.round(floor, 3).tolist()}')
 

@@ -75,6 +75,24 @@ def fit_floors(run, clean, angles, quantile=QUANTILE):
     return edges, floors[0], floors[1]
 
 
+def images(run, name, folder, nlcl_dir, angles):
+    """Per image of ``folder``: its file name (.png), O, P, its rain direction, r_l, h and
+    ``nbase`` (O + G_3 * (B_n - O), with B_n from ``nlcl_dir``)."""
+    fs, xs = load(folder)
+    bns = load_like(nlcl_dir, fs)
+    base_layer = DetailLayer(SIGMA).base
+    for f, x, bn in zip(fs, xs, bns):
+        p = read_prediction(run, name, f)
+        ang = angle_of(x, angles)
+        yield (osp.splitext(osp.basename(f))[0] + '.png', x, p, ang, line_residual(x, p, ang),
+               texture(p).numpy(), x + base_layer((bn - x)[None])[0])
+
+
+def write(run, mode, name, base, y):
+    d = osp.join(run, mode, name); os.makedirs(d, exist_ok=True)
+    save_png(osp.join(d, base), y)
+
+
 def main():
     run, name, folder, clean, nlcl_dir = sys.argv[1:6]
     angles = run_angles(run)
@@ -82,27 +100,18 @@ def main():
     with open(osp.join(run, 'floor.json'), 'w') as fh:
         json.dump({'edges': edges.tolist(), 'floor': floor.tolist(), 'quantile': QUANTILE,
                    'clean': clean, 'floor_shared': floor_s.tolist()}, fh, indent=1)
-    fs, xs = load(folder)
-    bns = load_like(nlcl_dir, fs)
-    base_layer = DetailLayer(SIGMA).base
-    for f, x, bn in zip(fs, xs, bns):
-        base = osp.splitext(osp.basename(f))[0] + '.png'
-        p = read_prediction(run, name, f)
-        ang = angle_of(x, angles)
-        rl = line_residual(x, p, ang)
-        b = np.searchsorted(edges, texture(p).numpy())
+    for base, x, p, ang, rl, h, nbase in images(run, name, folder, nlcl_dir, angles):
+        b = np.searchsorted(edges, h)
         fl = torch.from_numpy(floor[b]).float()
         soft = (rl - fl).clamp(min=0)
         hard = rl * (rl.mean(0) > fl).float()
         fl_s = torch.from_numpy(floor_s[b]).float()
         soft_s = (shared_residual(x, p, ang) - fl_s).clamp(min=0).expand_as(x)
-        nbase = x + base_layer((bn - x)[None])[0]
         outs = {'tline11': x - soft, 'htline11': x - hard, 'nbase': nbase,
                 'nbase_line11': nbase - rl, 'nbase_tline11': nbase - soft,
                 'ctline11': x - soft_s, 'nbase_ctline11': nbase - soft_s}
         for m, y in outs.items():
-            d = osp.join(run, m, name); os.makedirs(d, exist_ok=True)
-            save_png(osp.join(d, base), y)
+            write(run, m, name, base, y)
     print('floor per bin', np.round(floor, 4).tolist())
 
 
