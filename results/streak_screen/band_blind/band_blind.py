@@ -124,10 +124,7 @@ def save_png(path, x):
 def read_prediction(run, name, file):
     """The prediction band_blind.py wrote for ``file`` of folder ``name``: (3,H,W) in [0, 1]."""
     path = osp.join(run, 'pred', name, osp.splitext(osp.basename(file))[0] + '.png')
-    p = cv2.imread(path)
-    if p is None:
-        raise FileNotFoundError(path)
-    return torch.from_numpy(p[:, :, ::-1].copy()).permute(2, 0, 1).float() / 255
+    return torch.from_numpy(read_image(path)[0]).permute(2, 0, 1).float() / 255
 
 
 def line_residual(x, p, angle, length=11):

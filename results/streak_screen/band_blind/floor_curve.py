@@ -19,13 +19,14 @@ def main():
     run, name, folder, clean, nlcl_dir = sys.argv[1:6]
     quantiles = [float(q) for q in sys.argv[6:]]
     angles = run_angles(run)
-    fits = {q: fit_floors(run, clean, angles, q / 100)[:2] for q in quantiles}
+    edges, fits = fit_floors(run, clean, angles, [q / 100 for q in quantiles])
     for base, x, p, ang, rl, h, nbase in images(run, name, folder, nlcl_dir, angles):
-        for q, (edges, floor) in fits.items():
-            fl = torch.from_numpy(floor[np.searchsorted(edges, h)]).float()
+        b = np.searchsorted(edges, h)
+        for q in quantiles:
+            fl = torch.from_numpy(fits[q / 100][0][b]).float()
             write(run, f'nbase_tline11_q{q:g}', name, base, nbase - (rl - fl).clamp(min=0))
-    for q, (_, floor) in fits.items():
-        print(f'q {q:g}: floor per bin {np.round(floor, 3).tolist()}')
+    for q in quantiles:
+        print(f'q {q:g}: floor per bin {np.round(fits[q / 100][0], 3).tolist()}')
 
 
 if __name__ == '__main__':

@@ -54,9 +54,10 @@ def shared_residual(x, p, angle):
     return line_opening((x - p).clamp(min=0).amin(0, keepdim=True)[None], 11, angle)[0]
 
 
-def fit_floors(run, clean, angles, quantile=QUANTILE):
-    """Bin edges of h, and the floor per bin (``quantile`` of the values in it) of r_l's
-    channel mean and of s_l, from the clean folder's images."""
+def fit_floors(run, clean, angles, quantiles=(QUANTILE,)):
+    """Bin edges of h, and per quantile q of ``quantiles`` the floor per bin (q of the values
+    in it) of r_l's channel mean and of s_l, from the clean folder's images:
+    ``edges, {q: (floor, floor_s)}``."""
     fs, xs = load(clean)
     name = osp.basename(clean.rstrip('/'))
     hs, rs, ss = [], [], []
@@ -69,10 +70,9 @@ def fit_floors(run, clean, angles, quantile=QUANTILE):
     h = torch.cat(hs).numpy()
     edges = np.quantile(h, np.linspace(0, 1, BINS + 1)[1:-1])
     idx = np.searchsorted(edges, h)
-    floors = []
-    for r in (torch.cat(rs).numpy(), torch.cat(ss).numpy()):
-        floors.append(np.array([float(np.quantile(r[idx == b], quantile)) for b in range(BINS)]))
-    return edges, floors[0], floors[1]
+    r, s = torch.cat(rs).numpy(), torch.cat(ss).numpy()
+    per_bin = lambda v, q: np.array([float(np.quantile(v[idx == b], q)) for b in range(BINS)])
+    return edges, {q: (per_bin(r, q), per_bin(s, q)) for q in quantiles}
 
 
 def images(run, name, folder, nlcl_dir, angles):
@@ -96,7 +96,8 @@ def write(run, mode, name, base, y):
 def main():
     run, name, folder, clean, nlcl_dir = sys.argv[1:6]
     angles = run_angles(run)
-    edges, floor, floor_s = fit_floors(run, clean, angles)
+    edges, fits = fit_floors(run, clean, angles)
+    floor, floor_s = fits[QUANTILE]
     with open(osp.join(run, 'floor.json'), 'w') as fh:
         json.dump({'edges': edges.tolist(), 'floor': floor.tolist(), 'quantile': QUANTILE,
                    'clean': clean, 'floor_shared': floor_s.tolist()}, fh, indent=1)
