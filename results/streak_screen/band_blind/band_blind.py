@@ -95,13 +95,43 @@ class Branch(nn.Module):
         return x
 
 
+def hue(x):
+    """The direction of each pixel's chroma, c / |c| with c = x - mean over the channels (0
+    where the pixel is grey): (N,3,H,W) -> (N,3,H,W). It does not change when grey light is
+    added (c stays) nor under alpha or screen compositing with white (c is scaled by 1 - a),
+    so it holds a texture's colour edges and no achromatic rain."""
+    c = x - x.mean(1, keepdim=True)
+    n = c.norm(dim=1, keepdim=True)
+    return torch.where(n > 1e-6, c / n.clamp(min=1e-6), torch.zeros_like(c))
+
+
+class HueBranch(nn.Module):
+    """Plain 3x3 convolutions (dilations 1, 2, 4, 1) over :func:`hue` of every pixel, the
+    band's included: (N,3,H,W) -> (N,ch,H,W)."""
+    def __init__(self, ch):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(3 if i == 0 else ch, ch, 3, padding=d, dilation=d,
+                                             padding_mode='replicate')
+                                   for i, d in enumerate((1, 2, 4, 1)))
+
+    def forward(self, x):
+        x = hue(x)
+        for i, conv in enumerate(self.convs):
+            y = F.leaky_relu(conv(x), 0.1)
+            x = y if i == 0 else x + y
+        return x
+
+
 class BandBlindNet(nn.Module):
-    """Prediction at (x, y) from columns < x - half and > x + half only."""
-    def __init__(self, ch=32, half=3, dil=((1, 1), (1, 1), (2, 2), (2, 2), (4, 4), (4, 4), (8, 8), (8, 8), (1, 1))):
+    """Prediction at (x, y) from columns < x - half and > x + half only; with ``hue_ch``, also
+    from the chroma direction (:func:`hue`) of every pixel, the band's included."""
+    def __init__(self, ch=32, half=3, dil=((1, 1), (1, 1), (2, 2), (2, 2), (4, 4), (4, 4), (8, 8), (8, 8), (1, 1)),
+                 hue_ch=0):
         super().__init__()
         self.half = half
         self.branch = Branch(ch, dil)
-        self.head = nn.Sequential(nn.Conv2d(2 * ch, 2 * ch, 1), nn.LeakyReLU(0.1),
+        self.hue = HueBranch(hue_ch) if hue_ch else None
+        self.head = nn.Sequential(nn.Conv2d(2 * ch + hue_ch, 2 * ch, 1), nn.LeakyReLU(0.1),
                                   nn.Conv2d(2 * ch, ch, 1), nn.LeakyReLU(0.1), nn.Conv2d(ch, 3, 1))
 
     def _left(self, x):
@@ -112,7 +142,8 @@ class BandBlindNet(nn.Module):
     def forward(self, x):
         left = self._left(x)
         right = self._left(x.flip(-1)).flip(-1)
-        return self.head(torch.cat([left, right], 1))
+        feats = [left, right] + ([self.hue(x)] if self.hue is not None else [])
+        return self.head(torch.cat(feats, 1))
 
 
 def save_png(path, x):
@@ -156,13 +187,29 @@ def random_crop(images, size):
 
 
 def check_blind(net, half):
+    """Column 30's prediction must not change with the light in columns 30 +- half: with no
+    hue branch it sees no pixel there; with one, not the grey light added nor white laid over
+    them with any opacity. Returns the columns seen through the band-blind branches."""
     x = torch.rand(1, 3, 40, 60, requires_grad=True)
     y = net(x)
     y[0, :, 20, 30].sum().backward()
     g = x.grad[0].abs().sum(0)
+    if net.hue is not None:
+        with torch.no_grad():
+            band = slice(30 - half, 31 + half)
+            z = x.detach().clone()
+            a = torch.rand(1, 1, 40, 2 * half + 1) * 0.9
+            z[..., band] = (1 - a) * z[..., band] + a + torch.rand(1, 1, 40, 2 * half + 1) * 0.3
+            d = (net(z) - y)[0, :, :, 30].abs().max().item()
+        assert d < 1e-4, f'the band\'s light changes the prediction by {d}'
+        g = g.clone(); g[:, band] = 0
     cols = (g.sum(0) > 0).nonzero().flatten().tolist()
     assert all(abs(c - 30) > half for c in cols), cols
     return cols
+
+
+def net_args(a):
+    return {'ch': a.ch, 'half': a.half, 'hue_ch': a.hue}
 
 
 def main():
@@ -174,6 +221,9 @@ def main():
     p.add_argument('--crop', type=int, default=96)
     p.add_argument('--half', type=int, default=3)
     p.add_argument('--ch', type=int, default=32)
+    p.add_argument('--hue', type=int, default=0,
+                   help='channels of a branch that sees the chroma direction of every pixel, '
+                        'the band included (0: none)')
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', required=True)
@@ -190,8 +240,13 @@ def main():
         angles = run_angles(osp.dirname(osp.abspath(a.load)))
     else:
         angles = angle_set(a.angle_max, a.angle_step)
+    args_file = osp.join(osp.dirname(osp.abspath(a.load)), 'net_args.json') if a.load else None
+    if args_file and osp.exists(args_file):
+        with open(args_file) as fh:
+            saved = json.load(fh)
+        a.ch, a.half, a.hue = saved['ch'], saved['half'], saved['hue_ch']
     torch.manual_seed(a.seed); np.random.seed(a.seed)
-    net = BandBlindNet(a.ch, a.half)
+    net = BandBlindNet(a.ch, a.half, hue_ch=a.hue)
     print('blind columns ok; seen cols', check_blind(net, a.half)[:3], '...', flush=True)
     if a.load:
         net.load_state_dict(torch.load(a.load))
@@ -225,6 +280,8 @@ def main():
         torch.save(net.state_dict(), osp.join(a.out, 'net.pth'))
     with open(osp.join(a.out, 'angle_set.json'), 'w') as f:
         json.dump(angles, f)
+    with open(osp.join(a.out, 'net_args.json'), 'w') as f:
+        json.dump(net_args(a), f)
     net.eval()
     for folder in a.eval:
         name = osp.basename(folder.rstrip('/'))
