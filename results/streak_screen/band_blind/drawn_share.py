@@ -7,10 +7,11 @@ reproduces is <P - B, R> / <R, R> over a kind's pixels and channels: 1 where P d
 as it is, 0 where it draws none. Printed whole and in the detail band (sigma 3), for
 the training cells or the test split of data/nlcl_demo_same_places (or $NLCL_DATA).
 """
-import json, os, os.path as osp, sys
+import os, os.path as osp, sys
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
 from band_blind import load, read_prediction
+from nlcl_plugin.evaluation.per_kind import kinds_of_folder
 from nlcl_plugin.models.detail_layer import DetailLayer
 
 
@@ -19,9 +20,7 @@ def main():
     split = sys.argv[1]
     folder, target, name = {'train': ('train_rainy', 'train_target', 'train_rainy'),
                             'test': ('test/input', 'test/target', 'input')}[split]
-    with open(osp.join(root, 'manifest.json')) as fh:
-        kind = {osp.basename(i['file']): i['rain_kind'] for i in json.load(fh)['images']
-                if i['file'].startswith(folder + '/')}
+    kind = kinds_of_folder(osp.join(root, folder))
     fs, xs = load(osp.join(root, folder))
     ts = load(osp.join(root, target))[1]
     detail = DetailLayer(3.0)

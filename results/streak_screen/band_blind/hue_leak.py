@@ -8,19 +8,17 @@ coloured (|c| > 0.03, c = the twin minus its channel mean): the median cosine be
 chroma directions of O and of the twin, the share below 0.9, the median ratio of O's chroma
 length to the twin's, and the share where O has none left (grey: clipped to white).
 """
-import json, os.path as osp, sys
+import os.path as osp, sys
 import numpy as np
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
 from band_blind import load, hue
+from nlcl_plugin.evaluation.per_kind import kinds_of_folder
 
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else 'data/nlcl_demo_same_places'
-    with open(osp.join(root, 'manifest.json')) as fh:
-        manifest = json.load(fh)
-    kind = {osp.basename(i['file']): i['rain_kind'] for i in manifest['images']
-            if i['split'] == 'train_rainy'}
+    kind = kinds_of_folder(osp.join(root, 'train_rainy'))
     fs, xs = load(osp.join(root, 'train_rainy'))
     ts = load(osp.join(root, 'train_target'))[1]
     acc = {}
