@@ -152,6 +152,13 @@ def save_png(path, x):
     cv2.imwrite(path, arr[:, :, ::-1] if arr.shape[2] == 3 else arr[:, :, 0])
 
 
+def write_mode(run, mode, name, base, y):
+    """Write (3,H,W) ``y`` as RUN/<mode>/NAME/<base>: one mode's output for one image."""
+    folder = osp.join(run, mode, name)
+    os.makedirs(folder, exist_ok=True)
+    save_png(osp.join(folder, base), y)
+
+
 def read_prediction(run, name, file):
     """The prediction band_blind.py wrote for ``file`` of folder ``name``: (3,H,W) in [0, 1]."""
     path = osp.join(run, 'pred', name, osp.splitext(osp.basename(file))[0] + '.png')

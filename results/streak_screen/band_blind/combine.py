@@ -9,11 +9,11 @@ the grey r opened so)); ``cmin`` and ``clineL`` take only the light the three ch
 share (``min`` over the channels of r, laid on all three): O - r_grey, and O - r_grey opened
 with a line of L pixels.
 """
-import os, os.path as osp, sys
+import os.path as osp, sys
 import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
-from band_blind import load, angle_of, run_angles, read_prediction, save_png
+from band_blind import load, angle_of, run_angles, read_prediction, write_mode
 from nlcl_plugin.models.streak_light import line_opening
 
 run, name, folder = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -43,5 +43,4 @@ for f, x in zip(fs, xs):
             g = line_opening(r.mean(1, keepdim=True), L, ang)
             outs[m] = x - torch.minimum(r, g.expand_as(r))
     for m, y in outs.items():
-        d = osp.join(run, m, name); os.makedirs(d, exist_ok=True)
-        save_png(osp.join(d, base), y[0])
+        write_mode(run, m, name, base, y[0])

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
-from band_blind import run_angles
-from texture_floor import fit_floors, images, write
+from band_blind import run_angles, write_mode
+from texture_floor import fit_floors, images
 
 
 def main():
@@ -24,7 +24,7 @@ def main():
         b = np.searchsorted(edges, h)
         for q in quantiles:
             fl = torch.from_numpy(fits[q / 100][0][b]).float()
-            write(run, f'nbase_tline11_q{q:g}', name, base, nbase - (rl - fl).clamp(min=0))
+            write_mode(run, f'nbase_tline11_q{q:g}', name, base, nbase - (rl - fl).clamp(min=0))
     for q in quantiles:
         print(f'q {q:g}: floor per bin {np.round(fits[q / 100][0], 3).tolist()}')
 

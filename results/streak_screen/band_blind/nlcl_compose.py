@@ -14,11 +14,11 @@ line of 11 pixels along the image's rain direction), ``B_n`` the model's output 
 (the same times g). The gate g is 1 where the image's direction strength
 (:func:`direction_strength`) is above the largest of the clean folder's, else 0.
 """
-import json, os, os.path as osp, sys
+import json, os.path as osp, sys
 import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
-from band_blind import load, load_like, angle_of, line_residual, run_angles, read_prediction, save_png
+from band_blind import load, load_like, angle_of, line_residual, run_angles, read_prediction, write_mode
 from nlcl_plugin.models.streak_light import STREAK_ANGLES, line_opening
 from nlcl_plugin.models.thin_light import white_top_hat
 
@@ -58,8 +58,7 @@ def main():
         outs = {'nlcl': bn, 'line11g': x - g * rl, 'nline11': bn - beyond,
                 'nline11g': bn - g * beyond}
         for m, y in outs.items():
-            d = osp.join(run, m, name); os.makedirs(d, exist_ok=True)
-            save_png(osp.join(d, base), y)
+            write_mode(run, m, name, base, y)
     with open(osp.join(run, f'gate_{name}.json'), 'w') as fh:
         json.dump(gates, fh, indent=1)
     on = sum(v['gate'] for v in gates['images'].values())

@@ -25,12 +25,12 @@ channels) opened so. The modes:
 
 (3,H,W) in [0, 1] throughout.
 """
-import json, os, os.path as osp, sys
+import json, os.path as osp, sys
 import numpy as np
 import torch, torch.nn.functional as F
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
-from band_blind import load, load_like, angle_of, line_residual, run_angles, read_prediction, save_png
+from band_blind import load, load_like, angle_of, line_residual, run_angles, read_prediction, write_mode
 from nlcl_plugin.models.detail_layer import DetailLayer
 from nlcl_plugin.models.streak_light import line_opening
 
@@ -88,11 +88,6 @@ def images(run, name, folder, nlcl_dir, angles):
                texture(p).numpy(), x + base_layer((bn - x)[None])[0])
 
 
-def write(run, mode, name, base, y):
-    d = osp.join(run, mode, name); os.makedirs(d, exist_ok=True)
-    save_png(osp.join(d, base), y)
-
-
 def main():
     run, name, folder, clean, nlcl_dir = sys.argv[1:6]
     angles = run_angles(run)
@@ -112,7 +107,7 @@ def main():
                 'nbase_line11': nbase - rl, 'nbase_tline11': nbase - soft,
                 'ctline11': x - soft_s, 'nbase_ctline11': nbase - soft_s}
         for m, y in outs.items():
-            write(run, m, name, base, y)
+            write_mode(run, m, name, base, y)
     print('floor per bin', np.round(floor, 4).tolist())
 
 
