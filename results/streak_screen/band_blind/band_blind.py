@@ -122,16 +122,45 @@ class HueBranch(nn.Module):
         return x
 
 
+def along_differences(x):
+    """O(y + 1) - O(y) down each column, 0 on the last row: (N,3,H,W) -> (N,3,H,W). Light
+    that is constant down a column (a streak along the rain direction, turned vertical) does
+    not change it."""
+    return F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))
+
+
+class AlongBranch(nn.Module):
+    """What the band's own columns show of the texture down them, blind to light constant
+    down a column: one convolution over :func:`along_differences` of the band's ``2 * half +
+    1`` columns and rows ``y - k`` .. ``y + k``, then 1x1 convolutions:
+    (N,3,H,W) -> (N,ch,H,W). A streak through (x, y) that covers those rows leaves it as
+    it is; a streak ending within ``k`` rows of the pixel does not."""
+    def __init__(self, ch, half, k):
+        super().__init__()
+        self.half, self.k = half, k
+        self.conv = nn.Conv2d(3, ch, (2 * k, 2 * half + 1))
+        self.mix = nn.Sequential(nn.LeakyReLU(0.1), nn.Conv2d(ch, ch, 1), nn.LeakyReLU(0.1))
+
+    def forward(self, x):
+        d = F.pad(along_differences(x), (self.half, self.half, self.k, self.k - 1),
+                  mode='replicate')
+        return self.mix(self.conv(d))
+
+
 class BandBlindNet(nn.Module):
     """Prediction at (x, y) from columns < x - half and > x + half only; with ``hue_ch``, also
-    from the chroma direction (:func:`hue`) of every pixel, the band's included."""
+    from the chroma direction (:func:`hue`) of every pixel, the band's included; with
+    ``along_k``, also from the band's differences down its columns within ``along_k`` rows
+    (:class:`AlongBranch`)."""
     def __init__(self, ch=32, half=3, dil=((1, 1), (1, 1), (2, 2), (2, 2), (4, 4), (4, 4), (8, 8), (8, 8), (1, 1)),
-                 hue_ch=0):
+                 hue_ch=0, along_k=0):
         super().__init__()
         self.half = half
         self.branch = Branch(ch, dil)
         self.hue = HueBranch(hue_ch) if hue_ch else None
-        self.head = nn.Sequential(nn.Conv2d(2 * ch + hue_ch, 2 * ch, 1), nn.LeakyReLU(0.1),
+        self.along = AlongBranch(ch, half, along_k) if along_k else None
+        extra = hue_ch + (ch if along_k else 0)
+        self.head = nn.Sequential(nn.Conv2d(2 * ch + extra, 2 * ch, 1), nn.LeakyReLU(0.1),
                                   nn.Conv2d(2 * ch, ch, 1), nn.LeakyReLU(0.1), nn.Conv2d(ch, 3, 1))
 
     def _left(self, x):
@@ -142,7 +171,8 @@ class BandBlindNet(nn.Module):
     def forward(self, x):
         left = self._left(x)
         right = self._left(x.flip(-1)).flip(-1)
-        feats = [left, right] + ([self.hue(x)] if self.hue is not None else [])
+        feats = [left, right] + ([self.hue(x)] if self.hue is not None else []) \
+            + ([self.along(x)] if self.along is not None else [])
         return self.head(torch.cat(feats, 1))
 
 
@@ -196,7 +226,8 @@ def random_crop(images, size):
 def check_blind(net, half):
     """Column 30's prediction must not change with the light in columns 30 +- half: with no
     hue branch it sees no pixel there; with one, not the grey light added nor white laid over
-    them with any opacity. Returns the columns seen through the band-blind branches."""
+    them with any opacity; with an along branch, no light constant down the band's columns.
+    Returns the columns seen through the band-blind branches."""
     x = torch.rand(1, 3, 40, 60, requires_grad=True)
     y = net(x)
     y[0, :, 20, 30].sum().backward()
@@ -210,13 +241,58 @@ def check_blind(net, half):
             d = (net(z) - y)[0, :, :, 30].abs().max().item()
         assert d < 1e-4, f'the band\'s light changes the prediction by {d}'
         g = g.clone(); g[:, band] = 0
+    if net.along is not None:
+        with torch.no_grad():
+            band = slice(30 - half, 31 + half)
+            z = x.detach().clone()
+            z[..., band] = z[..., band] + torch.rand(1, 3, 1, 2 * half + 1)
+            d = (net(z) - y)[0, :, :, 30].abs().max().item()
+            # a streak that starts k rows below row 20 changes row 20's prediction, one that
+            # starts k + 1 rows below does not: the branch's reach down the band
+            k = net.along.k
+            seen = []
+            for top in (20 + k, 21 + k):
+                w = x.detach().clone()
+                w[..., top:, band] += 0.5
+                seen.append((net(w) - y)[0, :, 20, 30].abs().max().item())
+        assert d < 1e-4, f'light constant down the band changes the prediction by {d}'
+        assert seen[0] > 1e-6 and seen[1] < 1e-6, f'the along branch reaches {seen}'
+        g = g.clone(); g[:, band] = 0
     cols = (g.sum(0) > 0).nonzero().flatten().tolist()
     assert all(abs(c - 30) > half for c in cols), cols
     return cols
 
 
+def predict(net, x, angle):
+    """P's prediction of one image (3,H,W) turned by ``angle`` (its rain direction), padded by
+    a quarter of its width with reflection: (3,H,W) -> (3,H,W)."""
+    pad = x.shape[-1] // 4
+    xp = F.pad(x[None], (pad,) * 4, mode='reflect')
+    return rotate(net(rotate(xp, angle)), angle, inverse=True)[0, :, pad:-pad, pad:-pad]
+
+
+def saved_net_args(path, half=None):
+    """The shape of a trained ``net.pth``, from ``net_args.json`` beside it; older runs have
+    none (32 channels, no extra branch): give their ``half``. Returns ``net_args``' dict."""
+    f = osp.join(osp.dirname(osp.abspath(path)), 'net_args.json')
+    if osp.exists(f):
+        with open(f) as fh:
+            return {'along_k': 0, **json.load(fh)}
+    if half is None:
+        raise ValueError(f'{f} is missing: give the band\'s half width of {path}')
+    return {'ch': 32, 'half': half, 'hue_ch': 0, 'along_k': 0}
+
+
+def load_net(path, half=None):
+    """A trained ``net.pth`` (its shape from :func:`saved_net_args`), in eval mode."""
+    args = saved_net_args(path, half)
+    net = BandBlindNet(args['ch'], args['half'], hue_ch=args['hue_ch'], along_k=args['along_k'])
+    net.load_state_dict(torch.load(path))
+    return net.eval()
+
+
 def net_args(a):
-    return {'ch': a.ch, 'half': a.half, 'hue_ch': a.hue}
+    return {'ch': a.ch, 'half': a.half, 'hue_ch': a.hue, 'along_k': a.along}
 
 
 def main():
@@ -231,6 +307,9 @@ def main():
     p.add_argument('--hue', type=int, default=0,
                    help='channels of a branch that sees the chroma direction of every pixel, '
                         'the band included (0: none)')
+    p.add_argument('--along', type=int, default=0,
+                   help='rows k of a branch that sees the band\'s differences down its columns '
+                        'within k rows of the pixel (0: none)')
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', required=True)
@@ -247,13 +326,11 @@ def main():
         angles = run_angles(osp.dirname(osp.abspath(a.load)))
     else:
         angles = angle_set(a.angle_max, a.angle_step)
-    args_file = osp.join(osp.dirname(osp.abspath(a.load)), 'net_args.json') if a.load else None
-    if args_file and osp.exists(args_file):
-        with open(args_file) as fh:
-            saved = json.load(fh)
-        a.ch, a.half, a.hue = saved['ch'], saved['half'], saved['hue_ch']
+    if a.load:
+        saved = saved_net_args(a.load, a.half)
+        a.ch, a.half, a.hue, a.along = saved['ch'], saved['half'], saved['hue_ch'], saved['along_k']
     torch.manual_seed(a.seed); np.random.seed(a.seed)
-    net = BandBlindNet(a.ch, a.half, hue_ch=a.hue)
+    net = BandBlindNet(a.ch, a.half, hue_ch=a.hue, along_k=a.along)
     print('blind columns ok; seen cols', check_blind(net, a.half)[:3], '...', flush=True)
     if a.load:
         net.load_state_dict(torch.load(a.load))
@@ -296,11 +373,8 @@ def main():
         os.makedirs(osp.join(a.out, 'pred', name), exist_ok=True)
         with torch.no_grad():
             for f, x in zip(fs, xs):
-                ang = angle_of(x, angles)
-                pad = x.shape[-1] // 4
-                xp = F.pad(x[None], (pad,) * 4, mode='reflect')
-                pr = rotate(net(rotate(xp, ang)), ang, inverse=True)[..., pad:-pad, pad:-pad]
-                save_png(osp.join(a.out, 'pred', name, osp.splitext(osp.basename(f))[0] + '.png'), pr[0])
+                pr = predict(net, x, angle_of(x, angles))
+                save_png(osp.join(a.out, 'pred', name, osp.splitext(osp.basename(f))[0] + '.png'), pr)
     print('done', flush=True)
 
 
