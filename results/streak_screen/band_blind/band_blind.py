@@ -291,6 +291,14 @@ def load_net(path, half=None):
     return net.eval()
 
 
+def net_of_spec(spec):
+    """A measurement script's ``NET[:HALF]`` argument (``HALF`` for a net saved without
+    net_args.json): ``(net, the run's direction set, the run's name)``."""
+    path, _, half = spec.partition(':')
+    run = osp.dirname(osp.abspath(path))
+    return load_net(path, int(half) if half else None), run_angles(run), osp.basename(run)
+
+
 def net_args(a):
     return {'ch': a.ch, 'half': a.half, 'hue_ch': a.hue, 'along_k': a.along}
 

@@ -18,9 +18,9 @@ tree classifier score the held-out pixels; their AUC over all folds, pooled and 
 import os, os.path as osp, sys
 import numpy as np
 import torch
-from scipy.stats import rankdata
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 HERE = osp.dirname(osp.abspath(__file__))
@@ -35,8 +35,7 @@ FEATURES = ('r_l', 'colour', 'P brightness', 'P texture', 'length', 'O brightnes
 
 def auc(pos, neg):
     """Area under the ROC curve of scores ``pos`` against ``neg`` (ties count a half)."""
-    ranks = rankdata(np.concatenate([pos, neg]))
-    return (ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+    return roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg])
 
 
 def features(x, p, angle):

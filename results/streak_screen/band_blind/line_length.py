@@ -13,7 +13,7 @@ import os, os.path as osp, sys
 import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
-from band_blind import angle_of, load, load_net, predict, run_angles
+from band_blind import angle_of, load, net_of_spec, predict
 from nlcl_plugin.evaluation.per_kind import kinds_of_folder
 from nlcl_plugin.models.streak_light import line_opening
 
@@ -31,9 +31,7 @@ def main():
     fs, xs = load(osp.join(root, 'train_rainy'))
     ts = load(osp.join(root, 'train_target'))[1]
     for spec in sys.argv[1:]:
-        path, _, half = spec.partition(':')
-        net = load_net(path, int(half) if half else None)
-        angles = run_angles(osp.dirname(osp.abspath(path)))
+        net, angles, name = net_of_spec(spec)
         sums = {}
         with torch.no_grad():
             for f, x, t in zip(fs, xs, ts):
@@ -44,7 +42,6 @@ def main():
                     s = sums.setdefault(k, [[0.0] * (len(LENGTHS) + 1) for _ in range(2)])
                     for i in range(len(LENGTHS) + 1):
                         s[0][i] += tex[i]; s[1][i] += rain[i]
-        name = osp.basename(osp.dirname(osp.abspath(path)))
         for k, (tex, rain) in sorted(sums.items()):
             print(f'{name} {k}: ' + ' '.join(
                 f'L{n} texture {tex[i + 1] / tex[0]:.3f} rain {rain[i + 1] / rain[0]:.3f}'

@@ -23,7 +23,7 @@ import math, os, os.path as osp, sys
 import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
-from band_blind import angle_of, line_residual, load, load_net, predict, run_angles
+from band_blind import angle_of, line_residual, load, net_of_spec, predict
 from nlcl_plugin.evaluation.per_kind import kinds_of_folder
 from nlcl_plugin.models.detail_layer import DetailLayer
 
@@ -52,9 +52,7 @@ def main():
     ts = load(osp.join(root, target))[1]
     detail = DetailLayer(3.0)
     for spec in sys.argv[2:]:
-        path, _, half = spec.partition(':')
-        net = load_net(path, int(half) if half else None)
-        angles = run_angles(osp.dirname(osp.abspath(path)))
+        net, angles, name = net_of_spec(spec)
         sums, profiles, texture_left = {}, {}, {}
         with torch.no_grad():
             for f, x, t in zip(fs, xs, ts):
@@ -77,7 +75,6 @@ def main():
                 pr[-1] += float(rm[mask].sum())
                 for i, d in enumerate(OFFSETS):
                     pr[i] += across(resp, mask, ang, d)
-        name = osp.basename(osp.dirname(osp.abspath(path)))
         print(name + ': ' + '; '.join(
             f'{k} response {s[0] / s[2]:.3f} miss {s[1] / s[2]:.3f} '
             f'(detail {s[3] / s[5]:.3f} / {s[4] / s[5]:.3f})'
