@@ -10,8 +10,10 @@ or text images, grey ones and the dark ``left``.
 Each photograph is downscaled to a short side of at most 512 pixels (as the demo data's
 are), cut into the 128 x 128 cells of the centred grid, and each cell rendered once with a
 rain kind drawn as the demo's training cells draw theirs (``sample_training_kind``: the
-held-out kind never appears). Writes OUT/train_rainy/, OUT/train_target/ (the rain-free
-twins) and OUT/manifest.json.
+held-out kind never appears). Writes OUT/more_rainy/, OUT/more_target/ (the rain-free twins)
+and OUT/manifest.json (each cell's rain kind under ``images``, as the demo data's manifest
+records it, so that the scoring tools report per kind). The folders are named apart from the
+demo's: ``band_blind.py`` writes its predictions of a folder under the folder's name.
 
     more_photos.py --out DIR [--sdist opencv-python-4.10.0.84.tar.gz]
 """
@@ -19,13 +21,14 @@ import argparse, hashlib, json, os, os.path as osp, sys, tarfile, tempfile, urll
 import numpy as np
 import cv2
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', '..'))
-from nlcl_plugin.data.demo_data import MAX_SHORT_SIDE, SAME_PLACES_CELL, _checkerboard_cells, _write_png
+from nlcl_plugin.data.demo_data import (MAX_SHORT_SIDE, SAME_PLACES_CELL, _checkerboard_cells,
+                                        _write_png)
 from nlcl_plugin.data.rain_kinds import sample_training_kind
 from nlcl_plugin.data.rain_renderer import render_scene
 
 SDIST = 'opencv-python-4.10.0.84.tar.gz'
-URL = ('https://files.pythonhosted.org/packages/4a/e7/b70a2d9ab205110d715906fc8ec83fbb00404aeb3a37a0654'
-       'fdb68eb0c8c/' + SDIST)
+URL = ('https://files.pythonhosted.org/packages/4a/e7/'
+       'b70a2d9ab205110d715906fc8ec83fbb00404aeb3a37a0654fdb68eb0c8c/' + SDIST)
 SHA256 = '72d234e4582e9658ffea8e9cae5b63d488ad06994ef12d81dc303b17472f3526'
 PHOTOS = ('aero1.jpg', 'aero3.jpg', 'aloeL.jpg', 'apple.jpg', 'board.jpg', 'building.jpg',
           'butterfly.jpg', 'ela_original.jpg', 'fruits.jpg', 'graf1.png', 'home.jpg', 'leuvenA.jpg',
@@ -82,7 +85,7 @@ def main():
     p.add_argument('--seed', type=int, default=0)
     a = p.parse_args()
     photos = photographs(fetch(a.sdist))
-    for d in ('train_rainy', 'train_target'):
+    for d in ('more_rainy', 'more_target'):
         os.makedirs(osp.join(a.out, d), exist_ok=True)
     entries, cell = [], SAME_PLACES_CELL
     for p_idx, (name, photo) in enumerate(photos.items()):
@@ -92,14 +95,16 @@ def main():
             kind, scene = sample_training_kind(rng)
             rainy, _ = render_scene(clean, scene, seed=rng)
             base = f'more_{name}_{r:02d}{c:02d}.png'
-            _write_png(osp.join(a.out, 'train_rainy', base), rainy)
-            _write_png(osp.join(a.out, 'train_target', base), clean)
-            entries.append({'file': base, 'source': name, 'crop_top_left_hw': [top, left, cell, cell],
+            _write_png(osp.join(a.out, 'more_rainy', base), rainy)
+            _write_png(osp.join(a.out, 'more_target', base), clean)
+            entries.append({'file': f'more_rainy/{base}', 'target': f'more_target/{base}',
+                            'source': name, 'crop_top_left_hw': [top, left, cell, cell],
                             'rain_kind': kind})
-    kinds = {k: sum(e['rain_kind'] == k for e in entries) for k in sorted({e['rain_kind'] for e in entries})}
+    kinds = {k: sum(e['rain_kind'] == k for e in entries)
+             for k in sorted({e['rain_kind'] for e in entries})}
     with open(osp.join(a.out, 'manifest.json'), 'w') as f:
         json.dump({'sdist': SDIST, 'sha256': SHA256, 'seed': a.seed, 'photos': list(photos),
-                   'kinds': kinds, 'cells': entries}, f, indent=1)
+                   'kinds': kinds, 'images': entries}, f, indent=1)
     print(f'{len(entries)} cells of {len(photos)} photographs: {kinds}')
 
 

@@ -1,7 +1,7 @@
 """How much a band-blind prediction answers the rain, apart from the texture it misses (a
 measurement script).
 
-    rain_response.py SPLIT NET [NET ...]   # SPLIT: train or test; NET: a run's net.pth[:HALF]
+    rain_response.py SPLIT NET [NET ...]   # SPLIT: train, test or RAINY:TWINS; NET: net.pth[:HALF]
 
 ``drawn_share.py``'s share <P(O) - B, R> / <R, R> (R = O - B, B the rain-free twin) splits
 exactly into two parts: the prediction's response to the rain, <P(O) - P(B), R> / <R, R>
@@ -9,7 +9,8 @@ exactly into two parts: the prediction's response to the rain, <P(O) - P(B), R> 
 <P(B) - B, R> / <R, R>, which is not 0 where the rain's light depends on the background
 (alpha compositing lays less light on bright pixels). Printed per rain kind, whole and in the
 detail band (sigma 3), for the training cells or the test split of data/nlcl_demo_same_places
-(or $NLCL_DATA). ``:HALF`` gives the band's half width of a net saved without net_args.json.
+(or $NLCL_DATA), or for a folder of rainy images and one of their twins (``RAINY:TWINS``).
+``:HALF`` gives the band's half width of a net saved without net_args.json.
 
 A second line per net gives where the response lies across the rain: the response's mean
 (over the channels) at ``d`` pixels across the rain direction from the rain's brightest
@@ -45,8 +46,11 @@ def across(v, mask, angle, d):
 def main():
     root = os.environ.get('NLCL_DATA', 'data/nlcl_demo_same_places')
     split = sys.argv[1]
-    folder, target = {'train': ('train_rainy', 'train_target'),
-                      'test': ('test/input', 'test/target')}[split]
+    if ':' in split:
+        root, (folder, target) = '', split.split(':')
+    else:
+        folder, target = {'train': ('train_rainy', 'train_target'),
+                          'test': ('test/input', 'test/target')}[split]
     kind = kinds_of_folder(osp.join(root, folder))
     fs, xs = load(osp.join(root, folder))
     ts = load(osp.join(root, target))[1]
