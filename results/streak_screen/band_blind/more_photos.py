@@ -1,9 +1,10 @@
 """Rainy cells of more photographs, for the band-blind predictor (a measurement script).
 
 The photographs are natural colour ones from OpenCV's sample data, which ships inside the
-``opencv-python`` source distribution on PyPI (Apache-2.0; the samples carry no terms of
-their own). They are fetched at run time, checked against the archive's SHA-256 and never
-committed. None of them is a demo photograph (training, clean folder or test split).
+``opencv-python`` source distribution on PyPI (the repository's Apache-2.0 licence; the
+folder has no licence file of its own, and OpenCV's COPYRIGHT notes that third-party
+copyrights stay with their owners). They are fetched at run time, checked against the
+archive's SHA-256, used for measurement only and never committed. None of them is a demo photograph (training, clean folder or test split).
 Excluded: portraits of people (``lena``, ``messi5``), the USC-SIPI ``baboon``, synthetic
 or text images, grey ones and the dark ``left``.
 
