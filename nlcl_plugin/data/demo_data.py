@@ -171,6 +171,12 @@ def _load_source(name: str) -> np.ndarray:
             f'demo source photograph {name!r} not found at {path}; the demo data is built '
             f'from the images inside the {package} package: reinstall it')
     img, _ = read_image(path)
+    return _downscale(img)
+
+
+def _downscale(img: np.ndarray) -> np.ndarray:
+    """``img`` (H, W, C) with its short side brought down to <= MAX_SHORT_SIDE (area
+    interpolation); returned as it is when already that small."""
     h, w = img.shape[:2]
     scale = MAX_SHORT_SIDE / min(h, w)
     if scale < 1.0:

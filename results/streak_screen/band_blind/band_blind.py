@@ -18,6 +18,7 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', '..'))
 from nlcl_plugin.image_io import read_image
+from nlcl_plugin.evaluation.per_kind import kinds_of_folder
 from nlcl_plugin.models.thin_light import white_top_hat
 from nlcl_plugin.models.streak_light import dominant_angle, line_opening, STREAK_ANGLES
 import cv2
@@ -209,6 +210,16 @@ def load_like(folder, files):
     if [stem(f) for f in outs] != [stem(f) for f in files]:
         raise ValueError(f'{folder} does not hold the images of {osp.dirname(files[0])} under their names')
     return xs
+
+
+def load_pairs(rainy='train_rainy', twins='train_target'):
+    """The rainy images of folder ``rainy``, their rain-free twins (the same names in
+    ``twins``) and each image's rain kind: ``(files, images, twin images, basename -> kind)``.
+    Relative folders are read under $NLCL_DATA (data/nlcl_demo_same_places by default)."""
+    root = os.environ.get('NLCL_DATA', 'data/nlcl_demo_same_places')
+    rainy, twins = osp.join(root, rainy), osp.join(root, twins)
+    files, xs = load(rainy)
+    return files, xs, load_like(twins, files), kinds_of_folder(rainy)
 
 
 def random_crop(images, size):

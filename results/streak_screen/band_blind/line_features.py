@@ -15,7 +15,7 @@ one photograph of the cells left out at a time (the part of the name before its 
 ``_``-fields), a logistic regression on the standardised features and a gradient-boosted
 tree classifier score the held-out pixels; their AUC over all folds, pooled and per kind.
 """
-import os, os.path as osp, sys
+import os.path as osp, sys
 import numpy as np
 import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -25,10 +25,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
-from band_blind import angle_of, load, read_prediction, run_angles
+from band_blind import angle_of, line_residual, load_pairs, read_prediction, run_angles
 from texture_floor import texture
-from nlcl_plugin.evaluation.per_kind import kinds_of_folder
-from nlcl_plugin.models.streak_light import line_opening
 
 FEATURES = ('r_l', 'colour', 'P brightness', 'P texture', 'length', 'O brightness')
 
@@ -40,11 +38,10 @@ def auc(pos, neg):
 
 def features(x, p, angle):
     """The FEATURES of every pixel, (len(FEATURES), H*W), and r_l, (H*W,)."""
-    r = (x - p).clamp(min=0)[None]
-    rl = line_opening(r, 11, angle)[0]
+    rl = line_residual(x, p, angle)
     mean = rl.mean(0)
     colour = (rl.amax(0) - rl.amin(0)) / mean.clamp(min=1e-6)
-    length = line_opening(r, 21, angle)[0].mean(0) / mean.clamp(min=1e-6)
+    length = line_residual(x, p, angle, 21).mean(0) / mean.clamp(min=1e-6)
     f = torch.stack([mean, colour, p.mean(0), texture(p), length, x.mean(0)])
     return f.flatten(1).numpy(), mean.flatten().numpy()
 
@@ -57,8 +54,9 @@ def photograph(name):
 def combined(rows):
     """AUC of each classifier over the held-out pixels of every leave-one-photograph-out fold,
     pooled and per kind. ``rows``: (photograph, kind, features (F,N), labels (N,)) per cell."""
-    models = {'logistic': lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
-              'trees': lambda: HistGradientBoostingClassifier(random_state=0)}
+    models = {
+        'logistic': lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+        'trees': lambda: HistGradientBoostingClassifier(random_state=0)}
     out = {}
     for name, make in models.items():
         scores, labels, kinds = [], [], []
@@ -78,10 +76,7 @@ def combined(rows):
 
 
 def main():
-    root = os.environ.get('NLCL_DATA', 'data/nlcl_demo_same_places')
-    kind = kinds_of_folder(osp.join(root, 'train_rainy'))
-    fs, xs = load(osp.join(root, 'train_rainy'))
-    ts = load(osp.join(root, 'train_target'))[1]
+    fs, xs, ts, kind = load_pairs()
     runs = [a for a in sys.argv[1:] if a != '--combined']
     for run in runs:
         angles = run_angles(run)
@@ -90,7 +85,7 @@ def main():
             ang = angle_of(x, angles)
             p = read_prediction(run, 'train_rainy', f)
             feat, rl = features(x, p, ang)
-            rain = line_opening((x - t).clamp(min=0)[None], 11, ang)[0].mean(0).flatten().numpy()
+            rain = line_residual(x, t, ang).mean(0).flatten().numpy()
             on = rl > 0.01
             labels = np.where(on & (rain >= 0.5 * rl), 1, np.where(on & (rain < 0.1 * rl), 0, -1))
             for k in (kind[osp.basename(f)], 'pooled'):
@@ -102,8 +97,9 @@ def main():
         name = osp.basename(run.rstrip('/'))
         for k, (pos, neg) in sorted(groups.items()):
             pos, neg = np.concatenate(pos, 1), np.concatenate(neg, 1)
-            print(f'{name} {k}: rain {pos.shape[1]} texture {neg.shape[1]} pixels; AUC ' + ', '.join(
-                f'{n} {auc(pos[i], neg[i]):.3f}' for i, n in enumerate(FEATURES)), flush=True)
+            aucs = ', '.join(f'{n} {auc(pos[i], neg[i]):.3f}' for i, n in enumerate(FEATURES))
+            print(f'{name} {k}: rain {pos.shape[1]} texture {neg.shape[1]} pixels; AUC {aucs}',
+                  flush=True)
         if '--combined' in sys.argv:
             for model, res in combined(rows).items():
                 print(f'{name} {model}, one photograph left out: AUC ' + ', '.join(

@@ -9,27 +9,23 @@ misses, max(B - P(B), 0), and for the rain, max(O - B, 0): the share of what a l
 11 pixels along the rain keeps that an opening of L pixels also keeps, per rain kind and pooled
 (sums over pixels and channels), L in LENGTHS.
 """
-import os, os.path as osp, sys
+import os.path as osp, sys
 import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
-from band_blind import angle_of, load, net_of_spec, predict
-from nlcl_plugin.evaluation.per_kind import kinds_of_folder
-from nlcl_plugin.models.streak_light import line_opening
+from band_blind import angle_of, line_residual, load_pairs, net_of_spec, predict
 
 LENGTHS = (21, 41, 61, 81, 101)
 
 
-def kept(x, angle):
-    """Sums of x opened with 11 pixels and with each of LENGTHS along ``angle``: (3,H,W) -> list."""
-    return [float(line_opening(x[None], n, angle).sum()) for n in (11,) + LENGTHS]
+def kept(x, p, angle):
+    """Sums of the light x holds above p, max(x - p, 0), opened with 11 pixels and with each
+    of LENGTHS along ``angle``: (3,H,W) x 2 -> list."""
+    return [float(line_residual(x, p, angle, n).sum()) for n in (11,) + LENGTHS]
 
 
 def main():
-    root = os.environ.get('NLCL_DATA', 'data/nlcl_demo_same_places')
-    kind = kinds_of_folder(osp.join(root, 'train_rainy'))
-    fs, xs = load(osp.join(root, 'train_rainy'))
-    ts = load(osp.join(root, 'train_target'))[1]
+    fs, xs, ts, kind = load_pairs()
     for spec in sys.argv[1:]:
         net, angles, name = net_of_spec(spec)
         sums = {}
@@ -37,7 +33,7 @@ def main():
             for f, x, t in zip(fs, xs, ts):
                 ang = angle_of(x, angles)
                 pb = predict(net, t, ang)
-                tex, rain = kept((t - pb).clamp(min=0), ang), kept((x - t).clamp(min=0), ang)
+                tex, rain = kept(t, pb, ang), kept(x, t, ang)
                 for k in (kind[osp.basename(f)], 'pooled'):
                     s = sums.setdefault(k, [[0.0] * (len(LENGTHS) + 1) for _ in range(2)])
                     for i in range(len(LENGTHS) + 1):

@@ -22,7 +22,7 @@ import argparse, hashlib, json, os, os.path as osp, sys, tarfile, tempfile, urll
 import numpy as np
 import cv2
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', '..'))
-from nlcl_plugin.data.demo_data import (MAX_SHORT_SIDE, SAME_PLACES_CELL, _checkerboard_cells,
+from nlcl_plugin.data.demo_data import (SAME_PLACES_CELL, _checkerboard_cells, _downscale,
                                         _write_png)
 from nlcl_plugin.data.rain_kinds import sample_training_kind
 from nlcl_plugin.data.rain_renderer import render_scene
@@ -58,7 +58,7 @@ def fetch(sdist):
 
 
 def photographs(sdist):
-    """name -> uint8 RGB of each of PHOTOS, downscaled to a short side <= MAX_SHORT_SIDE."""
+    """name -> uint8 RGB of each of PHOTOS, downscaled as the demo's photographs are."""
     out = {}
     with tarfile.open(sdist) as tar:
         members = {osp.basename(m.name): m for m in tar.getmembers()
@@ -70,12 +70,7 @@ def photographs(sdist):
             bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
             if bgr is None:
                 raise ValueError(f'{sdist}: samples/data/{name} does not decode')
-            img = np.ascontiguousarray(bgr[:, :, ::-1])
-            h, w = img.shape[:2]
-            s = MAX_SHORT_SIDE / min(h, w)
-            if s < 1:
-                img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-            out[osp.splitext(name)[0]] = img
+            out[osp.splitext(name)[0]] = _downscale(np.ascontiguousarray(bgr[:, :, ::-1]))
     return out
 
 

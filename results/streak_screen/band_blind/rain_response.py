@@ -20,12 +20,11 @@ A third gives the texture P misses on the twin where it leaves light, m = max(B 
 pixels along the rain keeps (what ``line11`` takes): their means over the kind's pixels and
 channels, times 1000, and the second's share of the first.
 """
-import math, os, os.path as osp, sys
+import math, os.path as osp, sys
 import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(HERE, '..', '..', '..')); sys.path.insert(0, HERE)
-from band_blind import angle_of, line_residual, load, net_of_spec, predict
-from nlcl_plugin.evaluation.per_kind import kinds_of_folder
+from band_blind import angle_of, line_residual, load_pairs, net_of_spec, predict
 from nlcl_plugin.models.detail_layer import DetailLayer
 
 
@@ -44,16 +43,13 @@ def across(v, mask, angle, d):
 
 
 def main():
-    root = os.environ.get('NLCL_DATA', 'data/nlcl_demo_same_places')
     split = sys.argv[1]
     if ':' in split:
-        root, (folder, target) = '', split.split(':')
+        folders = [osp.abspath(f) for f in split.split(':')]
     else:
-        folder, target = {'train': ('train_rainy', 'train_target'),
-                          'test': ('test/input', 'test/target')}[split]
-    kind = kinds_of_folder(osp.join(root, folder))
-    fs, xs = load(osp.join(root, folder))
-    ts = load(osp.join(root, target))[1]
+        folders = {'train': ('train_rainy', 'train_target'),
+                   'test': ('test/input', 'test/target')}[split]
+    fs, xs, ts, kind = load_pairs(*folders)
     detail = DetailLayer(3.0)
     for spec in sys.argv[2:]:
         net, angles, name = net_of_spec(spec)
