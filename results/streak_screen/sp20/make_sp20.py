@@ -33,9 +33,10 @@ def main():
         os.makedirs(osp.join(a.out, d), exist_ok=True)
         for f in sorted(os.listdir(osp.join(a.same_places, d))):
             link(osp.join(a.same_places, d, f), osp.join(a.out, d, f))
-    counts = {'rainy': 0, 'clean': 0}
+    counts, photos = {'rainy': 0, 'clean': 0}, set()
     for f in sorted(os.listdir(osp.join(a.more, 'more_rainy'))):
         r, c = cell_of(f)
+        photos.add(f[:-9])
         if (r + c) % 2 == 0:
             link(osp.join(a.more, 'more_rainy', f), osp.join(a.out, 'train_rainy', f))
             link(osp.join(a.more, 'more_target', f), osp.join(a.out, 'train_target', f))
@@ -43,7 +44,7 @@ def main():
         else:
             link(osp.join(a.more, 'more_target', f), osp.join(a.out, 'train_clean', 'clean_' + f))
             counts['clean'] += 1
-    print(f"17 photographs: {counts['rainy']} rainy cells, {counts['clean']} clean cells; "
+    print(f"{len(photos)} photographs: {counts['rainy']} rainy cells, {counts['clean']} clean cells; "
           + ', '.join(f'{d} {len(os.listdir(osp.join(a.out, d)))}'
                       for d in ('train_rainy', 'train_target', 'train_clean')))
 
